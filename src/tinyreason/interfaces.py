@@ -1,0 +1,200 @@
+"""The interfaces every stage implements, as structural Protocols.
+
+A plugin never needs to inherit from anything here: any object with the right methods fits, and
+:func:`isinstance` checks it (the protocols are ``runtime_checkable``). The getters
+(``tr.teacher(...)`` etc.) check what a plugin's factory returns against these.
+
+Heavy types (``datasets.Dataset``, tokenizers) are only named for type checkers, so importing this
+module stays instant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+    from .records import Generation, Problem, Solution
+    from .scaling.control import ThinkingControl
+    from .selection.base import Selection
+    from .training.base import TrainedStudent
+
+__all__ = [
+    "Backend",
+    "Benchmark",
+    "Grader",
+    "Selector",
+    "StudentFormat",
+    "Teacher",
+    "TestTimeScaler",
+    "Trainer",
+]
+
+
+@runtime_checkable
+class Teacher(Protocol):
+    """Writes reasoning traces for problems.
+
+    ``distill`` takes a Dataset (or a list of :class:`~tinyreason.Problem`) and returns a Dataset in
+    the s1K schema plus teacher columns (``teacher``, ``teacher_model``, ``thinking_kind``,
+    ``finish_reason``, ``usage``, ``cost_usd``, ``error``); one row per problem, failed ones
+    included with their ``error``.
+
+    Example:
+        >>> import tinyreason as tr
+        >>> isinstance(tr.teacher("arithmetic"), tr.Teacher)
+        True
+    """
+
+    def distill(self, problems: Any, **options: Any) -> Dataset:
+        """Solve every problem, returning one trace row per problem."""
+        ...
+
+
+@runtime_checkable
+class Selector(Protocol):
+    """Keeps some rows of a traces Dataset and says why it dropped each of the others.
+
+    Example:
+        >>> import tinyreason as tr
+        >>> isinstance(tr.selector("quality"), tr.Selector)
+        True
+    """
+
+    def select(self, dataset: Dataset) -> Selection:
+        """Return the kept rows and, for each dropped row, a reason."""
+        ...
+
+
+@runtime_checkable
+class Trainer(Protocol):
+    """Fine-tunes a student on a traces Dataset.
+
+    Example:
+        >>> import tinyreason as tr
+        >>> isinstance(tr.trainer("full", base="path/to/model"), tr.Trainer)
+        True
+    """
+
+    def train(self, dataset: Dataset) -> TrainedStudent:
+        """Train and return where the student was saved, with its metrics."""
+        ...
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Generates text from a student model, applying thinking control natively.
+
+    A backend knows its student format (``backend.format``) and renders prompts with the model's
+    chat template. Engines differ in *how* they enforce a
+    :class:`~tinyreason.scaling.ThinkingControl` (a logits processor, a stop-and-continue loop), but
+    the semantics are the same everywhere.
+
+    Example:
+        >>> import tinyreason as tr
+        >>> backend = tr.backend("transformers", model=tr.testing.tiny_model())  # doctest: +SKIP
+        >>> isinstance(backend, tr.Backend)  # doctest: +SKIP
+        True
+    """
+
+    format: StudentFormat
+
+    def prompt(self, question: str) -> str:
+        """Render a question into the text the model continues (thinking starts right after)."""
+        ...
+
+    def generate(
+        self,
+        prompts: Sequence[str],
+        *,
+        n: int = 1,
+        temperature: float = 0.0,
+        max_new_tokens: int = 1024,
+        control: ThinkingControl | None = None,
+        seed: int | None = None,
+    ) -> list[list[Generation]]:
+        """Return ``n`` generations for each prompt, in prompt order."""
+        ...
+
+
+@runtime_checkable
+class TestTimeScaler(Protocol):
+    """Spends test-time compute to answer problems (budget forcing, majority voting...).
+
+    Example:
+        >>> import tinyreason as tr
+        >>> isinstance(tr.scaler("budget-forcing", max_thinking=64), tr.TestTimeScaler)
+        True
+    """
+
+    def solve(
+        self, backend: Backend, problems: Sequence[Problem], *, seed: int | None = None
+    ) -> list[Solution]:
+        """Return one :class:`~tinyreason.Solution` per problem, in order."""
+        ...
+
+
+@runtime_checkable
+class StudentFormat(Protocol):
+    """How (question, thinking, answer) render into a student's chat template.
+
+    The trainer and the scalers share it, so what the student learns and how it is prompted and
+    budget-forced always agree.
+
+    Example:
+        >>> import tinyreason as tr
+        >>> fmt = tr.student("think-tags")
+        >>> fmt.think_start, fmt.think_end
+        ('<think>', '</think>')
+    """
+
+    name: str
+    think_start: str
+    think_end: str
+
+    def prompt(self, tokenizer: Any, question: str) -> str:
+        """The chat-template prompt for a question, ending where the model starts thinking."""
+        ...
+
+    def completion(self, thinking: str, answer: str, tokenizer: Any) -> str:
+        """The assistant's trained text: thinking between delimiters, answer, end of turn."""
+        ...
+
+    def parse(self, text: str) -> tuple[str, str]:
+        """Split generated text into (thinking, answer)."""
+        ...
+
+
+@runtime_checkable
+class Grader(Protocol):
+    """Decides whether a predicted answer matches a reference answer.
+
+    Example:
+        >>> import tinyreason as tr
+        >>> tr.evaluation.MathGrader().grade("0.5", "\\\\frac{1}{2}")  # doctest: +SKIP
+        True
+    """
+
+    def grade(self, predicted: str | None, reference: str) -> bool:
+        """True when ``predicted`` is equivalent to ``reference``."""
+        ...
+
+
+@runtime_checkable
+class Benchmark(Protocol):
+    """A named set of evaluation problems with reference answers.
+
+    Example:
+        >>> import tinyreason as tr
+        >>> bench = tr.benchmark("arithmetic", n=5)
+        >>> len(bench.problems())
+        5
+    """
+
+    name: str
+
+    def problems(self) -> list[Problem]:
+        """The problems, each with a reference answer."""
+        ...

@@ -1,0 +1,427 @@
+"""The plugin manager: built-ins and third-party packages, loaded lazily, once, in isolation.
+
+Nothing loads at ``import tinyreason``. The first getter call (``tr.scaler(...)``, ``tr.plugins()``...)
+registers the built-in plugin, then each ``tinyreason`` entry point, each inside its own ``try``: a
+plugin that fails to import, fails pluggy's validation or raises in a hook is reported by name
+(a :class:`PluginWarning` and a row in :func:`plugins`) and everything else keeps working.
+
+Environment:
+    ``TINYREASON_LOAD_PLUGINS``: comma-separated entry-point or distribution names to load; empty
+    loads no third-party plugin; unset loads all.
+    ``TINYREASON_TRACE_PLUGINS``: when set, print every hook call (debugging a plugin).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import threading
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+import pluggy
+
+from . import hookspecs
+from .errors import ConfigError, PluginError, UnknownPluginError
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PluginInfo",
+    "PluginList",
+    "PluginWarning",
+    "available",
+    "build",
+    "plugins",
+    "register_plugin",
+    "unregister_plugin",
+]
+
+ENTRY_POINT_GROUP = "tinyreason"
+BUILTIN_PLUGINS = ("tinyreason.builtins",)
+
+
+class PluginWarning(UserWarning):
+    """A plugin failed to load or registered something invalid; the rest keeps working."""
+
+
+@dataclass
+class PluginInfo:
+    """What one plugin is and what it registered.
+
+    Example:
+        >>> import tinyreason as tr
+        >>> info = next(p for p in tr.plugins() if p.name == "tinyreason.builtins")
+        >>> info.status, "budget-forcing" in info.provides["scaler"]
+        ('builtin', True)
+    """
+
+    name: str
+    status: str  # "builtin", "loaded", "failed" or "skipped"
+    distribution: str | None = None
+    version: str | None = None
+    provides: dict[str, list[str]] = field(default_factory=dict)
+    load_errors: list[str] = field(default_factory=list)
+    hook_errors: list[str] = field(default_factory=list)  # rebuilt with the registry
+
+    @property
+    def error(self) -> str | None:
+        """All of this plugin's errors in one message, or None."""
+        return "; ".join(self.load_errors + self.hook_errors) or None
+
+
+class PluginList(list):  # type: ignore[type-arg]
+    """A list of :class:`PluginInfo` that prints as a table (text and notebook HTML)."""
+
+    def _rows(self) -> list[tuple[str, str, str, str]]:
+        rows = []
+        for p in self:
+            source = f"{p.distribution} {p.version or ''}".strip() if p.distribution else ""
+            provides = "; ".join(f"{k}: {', '.join(v)}" for k, v in p.provides.items() if v)
+            rows.append((p.name, p.status, source, p.error or provides))
+        return rows
+
+    def __repr__(self) -> str:
+        header = ("plugin", "status", "distribution", "provides / error")
+        rows = [header, *self._rows()]
+        widths = [min(40, max(len(r[i]) for r in rows)) for i in range(3)]
+        return "\n".join(
+            "  ".join(cell.ljust(w) for cell, w in zip(r[:3], widths, strict=False)) + "  " + r[3]
+            for r in rows
+        )
+
+    def _repr_html_(self) -> str:
+        import html
+
+        cells = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+            for row in self._rows()
+        )
+        return (
+            "<table><thead><tr><th>plugin</th><th>status</th><th>distribution</th>"
+            f"<th>provides / error</th></tr></thead><tbody>{cells}</tbody></table>"
+        )
+
+
+@dataclass(frozen=True)
+class _Entry:
+    factory: Callable[..., Any] | str
+    plugin: str
+
+
+class _State:
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.pm: pluggy.PluginManager | None = None
+        self.infos: dict[str, PluginInfo] = {}
+        self.registry: dict[str, dict[str, _Entry]] | None = None
+
+
+_state = _State()
+
+
+def _warn(info: PluginInfo, message: str, *, hook: bool = False) -> None:
+    (info.hook_errors if hook else info.load_errors).append(message)
+    if info.status != "builtin":
+        info.status = "failed"
+    source = f" (from {info.distribution})" if info.distribution else ""
+    warnings.warn(
+        f"tinyreason plugin {info.name!r}{source}: {message}. It is skipped; everything else "
+        "works. See tr.plugins(); TINYREASON_LOAD_PLUGINS limits which plugins load.",
+        PluginWarning,
+        stacklevel=4,
+    )
+
+
+def _add_plugin(pm: pluggy.PluginManager, obj: object, info: PluginInfo) -> None:
+    """Register one plugin object, validating its hooks; record failure instead of raising."""
+    try:
+        pm.register(obj, name=info.name)
+        pm.check_pending()  # a misspelt hook name (register_teacher) fails here, not silently
+    except Exception as exc:  # pluggy raises ValueError or PluginValidationError
+        if pm.is_registered(obj):
+            pm.unregister(obj)
+        _warn(info, f"invalid plugin: {exc}")
+
+
+def _wanted_entry_points() -> tuple[list[metadata.EntryPoint], set[str] | None]:
+    raw = os.environ.get("TINYREASON_LOAD_PLUGINS")
+    wanted = None if raw is None else {s.strip() for s in raw.split(",") if s.strip()}
+    return list(metadata.entry_points(group=ENTRY_POINT_GROUP)), wanted
+
+
+def _load_entry_points(pm: pluggy.PluginManager, infos: dict[str, PluginInfo]) -> None:
+    entry_points, wanted = _wanted_entry_points()
+    for ep in entry_points:
+        dist = getattr(ep, "dist", None)
+        info = PluginInfo(
+            name=ep.name,
+            status="loaded",
+            distribution=dist.name if dist else None,
+            version=dist.version if dist else None,
+        )
+        if info.name in infos:  # two distributions using one entry-point name
+            info.name = f"{ep.name} ({info.distribution})"
+        infos[info.name] = info
+        if wanted is not None and ep.name not in wanted and info.distribution not in wanted:
+            info.status = "skipped"
+            continue
+        try:
+            obj = ep.load()
+        except Exception as exc:
+            _warn(info, f"failed to import {ep.value!r}: {type(exc).__name__}: {exc}")
+            continue
+        _add_plugin(pm, obj, info)
+
+
+def _manager() -> pluggy.PluginManager:
+    """The plugin manager, built on first use."""
+    with _state.lock:
+        if _state.pm is None:
+            pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
+            pm.add_hookspecs(hookspecs)
+            if os.environ.get("TINYREASON_TRACE_PLUGINS"):
+                pm.trace.root.setwriter(print)
+                pm.enable_tracing()
+            infos: dict[str, PluginInfo] = {}
+            for module_name in BUILTIN_PLUGINS:
+                info = infos[module_name] = PluginInfo(module_name, "builtin")
+                _add_plugin(pm, importlib.import_module(module_name), info)
+            _load_entry_points(pm, infos)
+            _state.pm, _state.infos, _state.registry = pm, infos, None
+        return _state.pm
+
+
+def _build_registry() -> dict[str, dict[str, _Entry]]:
+    with _state.lock:
+        if _state.registry is not None:
+            return _state.registry
+        pm = _manager()
+        registry: dict[str, dict[str, _Entry]] = {kind: {} for kind in hookspecs.HOOKS}
+        for info in _state.infos.values():
+            info.provides, info.hook_errors = {}, []
+        for kind, hook_name in hookspecs.HOOKS.items():
+            # Call each plugin's implementation on its own, so one that raises can't stop the rest
+            # (pluggy's own hook call would abort at the first exception).
+            for impl in getattr(pm.hook, hook_name).get_hookimpls():
+                info = _state.infos.setdefault(impl.plugin_name, PluginInfo(impl.plugin_name, "loaded"))
+                register = _registrar(kind, hook_name, registry[kind], info)
+                try:
+                    impl.function(**{arg: register for arg in impl.argnames})
+                except Exception as exc:
+                    _warn(info, f"{hook_name} raised {type(exc).__name__}: {exc}", hook=True)
+        _state.registry = registry
+        return registry
+
+
+def _registrar(
+    kind: str, hook_name: str, entries: dict[str, _Entry], info: PluginInfo
+) -> Callable[..., None]:
+    def register(name: str, factory: Callable[..., Any] | str) -> None:
+        if not isinstance(name, str) or not name.strip():
+            _warn(info, f"{hook_name}: register() needs a non-empty name, got {name!r}", hook=True)
+            return
+        if not (callable(factory) or (isinstance(factory, str) and ":" in factory)):
+            _warn(
+                info,
+                f"{hook_name}: the factory for {name!r} must be a callable or a "
+                f"'module:attribute' string, got {factory!r}",
+                hook=True,
+            )
+            return
+        existing = entries.get(name)
+        if existing is not None and existing.plugin != info.name:
+            _warn(
+                info,
+                f"{hook_name}: {kind} {name!r} is already provided by plugin "
+                f"{existing.plugin!r}; choose another name (the first registration is kept)",
+                hook=True,
+            )
+            return
+        entries[name] = _Entry(factory, info.name)
+        info.provides.setdefault(kind, []).append(name)
+
+    return register
+
+
+def plugins() -> PluginList:
+    """Every plugin: built-in, loaded, failed (with why) or skipped, and what each provides.
+
+    Example:
+        >>> import tinyreason as tr
+        >>> "tinyreason.builtins" in [p.name for p in tr.plugins()]
+        True
+    """
+    _build_registry()
+    return PluginList(_state.infos.values())
+
+
+def available(kind: str) -> list[str]:
+    """The names registered for a kind (``"teacher"``, ``"scaler"``...), sorted.
+
+    Example:
+        >>> import tinyreason as tr
+        >>> "think-tags" in tr.available("student")
+        True
+    """
+    if kind not in hookspecs.HOOKS:
+        raise UnknownPluginError("kind", kind, hookspecs.HOOKS)
+    return sorted(_build_registry()[kind])
+
+
+def register_plugin(plugin: object, name: str | None = None) -> str:
+    """Register a plugin object or module by hand (a notebook, a test, a script).
+
+    Registering again under the same name replaces the earlier one, so a re-run notebook cell works.
+
+    Args:
+        plugin: A module or object with ``@tr.hookimpl`` functions.
+        name: Its name in :func:`plugins`; defaults to the module or class name.
+
+    Returns:
+        The name it was registered under.
+
+    Example:
+        >>> import tinyreason as tr
+        >>> class MyPlugin:
+        ...     @tr.hookimpl
+        ...     def register_students(self, register):
+        ...         register("my-tags", lambda: tr.students.ThinkFormat("my-tags", "<t>", "</t>"))
+        >>> tr.register_plugin(MyPlugin(), name="mine")
+        'mine'
+        >>> "my-tags" in tr.available("student")
+        True
+        >>> tr.unregister_plugin("mine")
+    """
+    with _state.lock:
+        pm = _manager()
+        name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
+        if pm.get_plugin(name) is not None:
+            pm.unregister(name=name)
+        info = _state.infos[name] = PluginInfo(name, "loaded")
+        _add_plugin(pm, plugin, info)
+        _state.registry = None
+        if info.status == "failed":
+            raise PluginError(name, info.error or "invalid plugin")
+        return name
+
+
+def unregister_plugin(name: str) -> None:
+    """Remove a plugin registered with :func:`register_plugin`."""
+    with _state.lock:
+        pm = _manager()
+        if pm.get_plugin(name) is None:
+            raise UnknownPluginError("plugin", name, [p for p, _ in pm.list_name_plugin()])
+        pm.unregister(name=name)
+        _state.infos.pop(name, None)
+        _state.registry = None
+
+
+def reset() -> None:
+    """Forget every loaded plugin; the next getter loads them again (tests, reinstalls)."""
+    with _state.lock:
+        _state.pm, _state.infos, _state.registry = None, {}, None
+
+
+def _resolve(kind: str, name: str, entry: _Entry) -> Callable[..., Any]:
+    factory = entry.factory
+    if not isinstance(factory, str):
+        return factory
+    module_name, _, attr = factory.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except ModuleNotFoundError as exc:
+        raise PluginError(
+            entry.plugin,
+            f"{kind} {name!r} needs the package {exc.name!r}, which is not installed. Install it "
+            "(for tinyreason's own: pip install 'tinyreason[all]').",
+        ) from exc
+    except (ImportError, AttributeError) as exc:
+        raise PluginError(entry.plugin, f"{kind} {name!r}: cannot load {factory!r}: {exc}") from exc
+    return obj
+
+
+def _check_options(kind: str, name: str, factory: Callable[..., Any], options: Mapping) -> None:
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):  # some builtins have no signature: nothing to check
+        return
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return
+    valid = [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    problems = [_unknown_option(kind, name, key, valid) for key in options if key not in valid]
+    required = [
+        p.name
+        for p in params
+        if p.default is p.empty and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    problems += [
+        f"{kind} {name!r} needs the option {key!r}: tr.{kind}({name!r}, {key}=...)"
+        for key in required
+        if key not in options
+    ]
+    if problems:
+        raise ConfigError(problems)
+
+
+def _unknown_option(kind: str, name: str, key: str, valid: Iterable[str]) -> str:
+    import difflib
+
+    valid = sorted(valid)
+    hint = difflib.get_close_matches(key, valid, n=1)
+    did_you_mean = f" (did you mean {hint[0]!r}?)" if hint else ""
+    return (
+        f"{kind} {name!r} has no option {key!r}{did_you_mean}; "
+        f"valid options: {', '.join(valid) or '(none)'}"
+    )
+
+
+def build(kind: str, name: str, /, **options: Any) -> Any:
+    """Build the ``kind`` registered as ``name`` from keyword options, checking both.
+
+    Raises:
+        UnknownPluginError: no such name; the message lists the known ones.
+        ConfigError: an option is unknown (the message names it and the valid ones) or invalid.
+        PluginError: the plugin could not be loaded or built something that is not a ``kind``.
+    """
+    from . import interfaces
+
+    registry = _build_registry()
+    if kind not in registry:
+        raise UnknownPluginError("kind", kind, registry)
+    entry = registry[kind].get(name)
+    if entry is None:
+        raise UnknownPluginError(kind, name, registry[kind])
+    factory = _resolve(kind, name, entry)
+    _check_options(kind, name, factory, options)
+    obj = factory(**options)
+    protocol = _PROTOCOLS[kind](interfaces)
+    if not isinstance(obj, protocol):
+        raise PluginError(
+            entry.plugin,
+            f"the factory for {kind} {name!r} returned {type(obj).__name__}, which is not a "
+            f"{protocol.__name__} (it lacks one of: {', '.join(sorted(_members(protocol)))}).",
+        )
+    return obj
+
+
+def _members(protocol: type) -> set[str]:
+    return set(getattr(protocol, "__protocol_attrs__", ())) or {
+        n for n in vars(protocol) if not n.startswith("_")
+    }
+
+
+_PROTOCOLS: dict[str, Callable[[Any], type]] = {
+    "teacher": lambda m: m.Teacher,
+    "selector": lambda m: m.Selector,
+    "trainer": lambda m: m.Trainer,
+    "scaler": lambda m: m.TestTimeScaler,
+    "student": lambda m: m.StudentFormat,
+    "benchmark": lambda m: m.Benchmark,
+    "backend": lambda m: m.Backend,
+}

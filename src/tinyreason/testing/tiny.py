@@ -1,0 +1,140 @@
+"""Tiny, locally built models: a Qwen2-shaped causal LM with random weights and a fresh tokenizer.
+
+No hub access is needed: the tokenizer is trained on the spot, and the folder reloads offline with
+``AutoModelForCausalLM`` / ``AutoTokenizer``. Use it in tests of your plugins, and to try the
+library's plumbing on a laptop.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+__all__ = ["CHAT_TEMPLATE", "QWEN_PRETOKENIZE_REGEX", "SPECIAL_TOKENS", "tiny_model", "tiny_tokenizer"]
+
+#: ChatML (Qwen's turn markup) with TRL's ``{% generation %}`` markers around the assistant's
+#: text, so ``assistant_only_loss`` works. The assistant content is rendered verbatim: student
+#: formats put their think/answer delimiters inside it.
+CHAT_TEMPLATE = (
+    "{%- for message in messages %}"
+    "{%- if message.role == 'assistant' %}"
+    "{{- '<|im_start|>assistant\\n' }}{%- generation %}{{- message.content + '<|im_end|>' }}"
+    "{%- endgeneration %}{{- '\\n' }}"
+    "{%- else %}{{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>\\n' }}"
+    "{%- endif %}{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
+
+#: Qwen2's pre-tokeniser pattern. ``AutoTokenizer`` re-imposes it (and NFC) on any ``qwen2``
+#: tokenizer at load time, so training with anything else would tokenise differently after reload.
+QWEN_PRETOKENIZE_REGEX = (
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
+    r"""|\s*[\r\n]+|\s+(?!\S)|\s+"""
+)
+
+SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>")
+
+_CORPUS = (
+    "What is 6 times 7? Let me think step by step. 6 * 7 = 42. Wait, check: 7 + 7 + 7 + 7 + 7 + 7 = 42.",
+    "Final Answer: \\boxed{42}. Answer: 12. The answer is \\frac{1}{2} = 0.5.",
+    "Solve for x: 2x + 3 = 11, so 2x = 8 and x = 4. Hmm, alternatively subtract 3 first.",
+    "think answer user assistant system You are a helpful assistant.",
+    "Find the number of positive integers n such that n^2 < 100. Wait, n = 1, 2, ..., 9.",
+    "(A) (B) (C) (D) The probability is 3/4. Therefore the total is 204 minutes.",
+)
+
+
+def tiny_tokenizer(texts: Iterable[str] = (), vocab_size: int = 512):
+    """A byte-level BPE tokenizer in Qwen2's style, trained on ``texts`` plus a small corpus.
+
+    Returns:
+        A ``PreTrainedTokenizerFast`` with ChatML special tokens, ``<think>``/``</think>``, EOS
+        ``<|im_end|>``, pad ``<|endoftext|>`` and :data:`CHAT_TEMPLATE`.
+    """
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.BPE(unk_token=None))
+    tok.normalizer = normalizers.NFC()
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(QWEN_PRETOKENIZE_REGEX), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        special_tokens=list(SPECIAL_TOKENS),
+        show_progress=False,
+    )
+    tok.train_from_iterator([*_CORPUS, *texts], trainer)
+    hf = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        additional_special_tokens=["<|im_start|>", "<think>", "</think>"],
+    )
+    hf.chat_template = CHAT_TEMPLATE
+    return hf
+
+
+def tiny_model(
+    path: str | Path | None = None,
+    *,
+    texts: Iterable[str] = (),
+    vocab_size: int = 512,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    num_heads: int = 4,
+    seed: int = 0,
+) -> Path:
+    """Build and save a tiny Qwen2 causal LM with random weights and a locally trained tokenizer.
+
+    Args:
+        path: Folder to write; a new temporary folder when None.
+        texts: Extra text to train the tokenizer on (your task's vocabulary).
+        vocab_size: BPE vocabulary size (special tokens included).
+        hidden_size: Model width (about 95k parameters at the defaults).
+        num_layers: Decoder layers.
+        num_heads: Attention heads (key/value heads are half of them).
+        seed: Seed for the random weights.
+
+    Returns:
+        The folder, loadable offline with ``AutoModelForCausalLM.from_pretrained`` and
+        ``AutoTokenizer.from_pretrained``; its chat template works with every built-in student
+        format.
+
+    Example:
+        >>> from tinyreason.testing import tiny_model
+        >>> folder = tiny_model()  # doctest: +SKIP
+        >>> AutoModelForCausalLM.from_pretrained(folder)  # doctest: +SKIP
+    """
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    folder = Path(path) if path is not None else Path(tempfile.mkdtemp(prefix="tinyreason-tiny-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer = tiny_tokenizer(texts, vocab_size=vocab_size)
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=hidden_size * 2,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        num_key_value_heads=max(1, num_heads // 2),
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        bos_token_id=None,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(seed)
+    model = Qwen2ForCausalLM(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
