@@ -37,13 +37,12 @@ from .interfaces import (
     TestTimeScaler,
     Trainer,
 )
-from .plugins import available, plugins, register_plugin, unregister_plugin
+from .plugins import PluginWarning, available, plugins, register_plugin, unregister_plugin
 from .plugins import build as _build
 from .records import Generation, Problem, Solution, Trace, Usage
 from .scaling.control import ThinkingControl
 
 if TYPE_CHECKING:
-    from . import demo, evaluation, scaling, selection, students, testing, training
     from .evaluation.evaluate import Report, evaluate
     from .selection.base import Selection, select
     from .training.base import TrainedStudent
@@ -58,6 +57,7 @@ __all__ = [
     "Generation",
     "Grader",
     "PluginError",
+    "PluginWarning",
     "Problem",
     "Report",
     "Selection",
@@ -118,7 +118,7 @@ def trainer(name: str, /, **options: Any) -> Trainer:
 
 
 def scaler(name: str, /, **options: Any) -> TestTimeScaler:
-    """The test-time scaler registered as ``name`` (``"budget-forcing"``, ``"majority-vote"``...)."""
+    """The test-time scaler registered as ``name`` (``"budget-forcing"``, ``"majority-vote"``)."""
     return _build("scaler", name, **options)
 
 

@@ -9,6 +9,40 @@ from .hookspecs import Register, hookimpl
 
 
 @hookimpl
+def register_teachers(register: Register) -> None:
+    register("fake", "tinyreason.testing.fakes:FakeTeacher")
+    register("arithmetic", "tinyreason.demo.task:ArithmeticTeacher")
+
+
+@hookimpl
 def register_students(register: Register) -> None:
     register("qwen-s1", "tinyreason.students.formats:qwen_s1")
     register("think-tags", "tinyreason.students.formats:think_tags")
+
+
+@hookimpl
+def register_trainers(register: Register) -> None:
+    register("full", "tinyreason.training.sft:FullTrainer")
+
+
+@hookimpl
+def register_benchmarks(register: Register) -> None:
+    register("arithmetic", "tinyreason.demo.task:ArithmeticBenchmark")
+
+
+@hookimpl
+def register_selectors(register: Register) -> None:
+    register("quality", "tinyreason.selection.quality:QualitySelector")
+    register("diversity", "tinyreason.selection.diversity:DiversitySelector")
+
+
+@hookimpl
+def register_scalers(register: Register) -> None:
+    register("budget-forcing", "tinyreason.scaling.budget_forcing:BudgetForcing")
+    register("majority-vote", "tinyreason.scaling.voting:MajorityVote")
+    register("best-of-n", "tinyreason.scaling.voting:BestOfN")
+
+
+@hookimpl
+def register_backends(register: Register) -> None:
+    register("transformers", "tinyreason.scaling.transformers_backend:TransformersBackend")

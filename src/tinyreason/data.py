@@ -220,7 +220,9 @@ def _text(value: Any) -> str | None:
     return text if text.strip() else None
 
 
-def _pick(columns: Iterable[str], explicit: str | None, aliases: Sequence[str], what: str) -> str | None:
+def _pick(
+    columns: Iterable[str], explicit: str | None, aliases: Sequence[str], what: str
+) -> str | None:
     columns = list(columns)
     if explicit is not None:
         if explicit not in columns:
@@ -266,9 +268,10 @@ def problems_from_dataset(
             raise DataError(f"row {i} has no question text in column {q_col!r}: {question!r}")
         pid = _text(row.get(id_col)) if id_col else None
         pid = pid or _stable_id(question)
-        if pid in seen:  # repeated question or id: keep rows distinct, deterministically
-            seen[pid] += 1
-            pid = f"{pid}-{seen[pid]}"
+        base = pid
+        while pid in seen:  # repeated question or id: keep rows distinct, deterministically
+            seen[base] += 1  # (a loop: "a-2" may already be taken by an explicit id)
+            pid = f"{base}-{seen[base]}"
         seen.setdefault(pid, 1)
         problems.append(
             Problem(
@@ -423,11 +426,12 @@ def _load_any(source: Any, split: str | None, load_kwargs: dict[str, Any]) -> An
 
     if isinstance(source, (Dataset, DatasetDict)):
         return source
-    if isinstance(source, (list, tuple)) and source and not isinstance(source[0], (str, Path)):
-        problems = as_problems(source)
+    if isinstance(source, (list, tuple)) and not (source and isinstance(source[0], (str, Path))):
+        problems = as_problems(source)  # an empty list fails here, saying so
         return Dataset.from_list([_problem_row(p) for p in problems], features=_features(False))
-    paths = [Path(s) for s in (source if isinstance(source, (list, tuple)) else [source])]
-    if paths and all(p.suffix in _FILE_BUILDERS or p.exists() for p in paths):
+    sources = source if isinstance(source, (list, tuple)) else [source]
+    paths = [Path(s) for s in sources if isinstance(s, (str, Path))]
+    if len(paths) == len(sources) and all(p.suffix in _FILE_BUILDERS or p.exists() for p in paths):
         for p in paths:
             if not p.exists():
                 raise DataError(f"no such file: {p}")
@@ -437,7 +441,13 @@ def _load_any(source: Any, split: str | None, load_kwargs: dict[str, Any]) -> An
                 f"cannot tell how to read {[str(p) for p in paths]}: use .json, .jsonl, "
                 ".parquet or .csv files, all of one kind."
             )
-        return load_dataset(kinds.pop(), data_files=[str(p) for p in paths], split="train")
+        try:
+            return load_dataset(kinds.pop(), data_files=[str(p) for p in paths], split="train")
+        except Exception as exc:  # an empty or malformed file (an empty one raises StopIteration)
+            raise DataError(
+                f"could not read {[str(p) for p in paths]} ({type(exc).__name__}: {exc}); "
+                "is the file empty or malformed?"
+            ) from exc
     if isinstance(source, str):
         try:
             return load_dataset(source, split=split or "train", **load_kwargs)

@@ -2,8 +2,8 @@
 
 Each hook receives a ``register(name, factory)`` callback and calls it once per thing the plugin
 provides. ``factory`` is a callable that builds the object from keyword options (a class works), or
-a lazy ``"package.module:attribute"`` string, so a plugin's heavy imports happen only when a user asks
-for that thing. Built-ins register through these same hooks.
+a lazy ``"package.module:attribute"`` string, so a plugin's heavy imports happen only when a user
+asks for that thing. Built-ins register through these same hooks.
 
 Hooks only ever gain arguments (pluggy lets an implementation take any subset), so a plugin written
 today keeps working.

@@ -1,9 +1,10 @@
 """The plugin manager: built-ins and third-party packages, loaded lazily, once, in isolation.
 
-Nothing loads at ``import tinyreason``. The first getter call (``tr.scaler(...)``, ``tr.plugins()``...)
-registers the built-in plugin, then each ``tinyreason`` entry point, each inside its own ``try``: a
-plugin that fails to import, fails pluggy's validation or raises in a hook is reported by name
-(a :class:`PluginWarning` and a row in :func:`plugins`) and everything else keeps working.
+Nothing loads at ``import tinyreason``. The first getter call (``tr.scaler(...)``,
+``tr.plugins()``...) registers the built-in plugin, then each ``tinyreason`` entry point, each
+inside its own ``try``: a plugin that fails to import, fails pluggy's validation or raises in a
+hook is reported by name (a :class:`PluginWarning` and a row in :func:`plugins`) and everything
+else keeps working.
 
 Environment:
     ``TINYREASON_LOAD_PLUGINS``: comma-separated entry-point or distribution names to load; empty
@@ -60,7 +61,9 @@ class PluginInfo:
     """
 
     name: str
-    status: str  # "builtin", "loaded", "failed" or "skipped"
+    #: "builtin"; "loaded"; "partial" (loaded, but a hook raised: what it did register works);
+    #: "failed" (could not import or register: nothing from it works); "skipped" (filtered out).
+    status: str
     distribution: str | None = None
     version: str | None = None
     provides: dict[str, list[str]] = field(default_factory=dict)
@@ -126,7 +129,7 @@ _state = _State()
 def _warn(info: PluginInfo, message: str, *, hook: bool = False) -> None:
     (info.hook_errors if hook else info.load_errors).append(message)
     if info.status != "builtin":
-        info.status = "failed"
+        info.status = "partial" if hook and info.status != "failed" else "failed"
     source = f" (from {info.distribution})" if info.distribution else ""
     warnings.warn(
         f"tinyreason plugin {info.name!r}{source}: {message}. It is skipped; everything else "
@@ -184,7 +187,7 @@ def _manager() -> pluggy.PluginManager:
             pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
             pm.add_hookspecs(hookspecs)
             if os.environ.get("TINYREASON_TRACE_PLUGINS"):
-                pm.trace.root.setwriter(print)
+                pm.trace.root.setwriter(lambda text: print(text, end=""))  # text ends in \n
                 pm.enable_tracing()
             infos: dict[str, PluginInfo] = {}
             for module_name in BUILTIN_PLUGINS:
@@ -203,16 +206,21 @@ def _build_registry() -> dict[str, dict[str, _Entry]]:
         registry: dict[str, dict[str, _Entry]] = {kind: {} for kind in hookspecs.HOOKS}
         for info in _state.infos.values():
             info.provides, info.hook_errors = {}, []
+        trace = pm.trace.root.get("hook") if os.environ.get("TINYREASON_TRACE_PLUGINS") else None
         for kind, hook_name in hookspecs.HOOKS.items():
             # Call each plugin's implementation on its own, so one that raises can't stop the rest
             # (pluggy's own hook call would abort at the first exception).
             for impl in getattr(pm.hook, hook_name).get_hookimpls():
-                info = _state.infos.setdefault(impl.plugin_name, PluginInfo(impl.plugin_name, "loaded"))
+                info = _state.infos.setdefault(
+                    impl.plugin_name, PluginInfo(impl.plugin_name, "loaded")
+                )
                 register = _registrar(kind, hook_name, registry[kind], info)
                 try:
                     impl.function(**{arg: register for arg in impl.argnames})
                 except Exception as exc:
                     _warn(info, f"{hook_name} raised {type(exc).__name__}: {exc}", hook=True)
+                if trace is not None:  # hooks are called directly, so pluggy's tracing sees none
+                    trace(f"{hook_name} [{impl.plugin_name}] -> {info.provides.get(kind, [])}")
         _state.registry = registry
         return registry
 

@@ -173,7 +173,9 @@ class Trace:
             or not math.isfinite(self.cost_usd)
             or self.cost_usd < 0
         ):
-            raise DataError(f"Trace.cost_usd must be None or a finite number >= 0, got {self.cost_usd!r}")
+            raise DataError(
+                f"Trace.cost_usd must be None or a finite number >= 0, got {self.cost_usd!r}"
+            )
         if self.error is not None and not isinstance(self.error, str):
             raise DataError(f"Trace.error must be a string or None, got {self.error!r}")
 

@@ -1,1 +1,50 @@
-"""scaling."""
+"""Test-time scaling: budget forcing, majority voting, best-of-n, and the backends that run them.
+
+Importing this package is light: the ``transformers`` backend (and with it torch) loads on first
+use of :class:`TransformersBackend`.
+
+Example:
+    >>> import tinyreason as tr
+    >>> from tinyreason.scaling import BudgetForcing, MajorityVote
+    >>> vote = MajorityVote(n=8, inner=BudgetForcing(max_thinking=2000))
+    >>> backend = tr.backend("transformers", model="out/s1", format="qwen-s1")  # doctest: +SKIP
+    >>> solutions = vote.solve(backend, problems, seed=0)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .budget_forcing import BudgetForcing
+from .control import ThinkingControl
+from .voting import BestOfN, MajorityVote
+
+if TYPE_CHECKING:
+    from .processor import ThinkingProcessor
+    from .transformers_backend import TransformersBackend
+
+__all__ = [
+    "BestOfN",
+    "BudgetForcing",
+    "MajorityVote",
+    "ThinkingControl",
+    "ThinkingProcessor",
+    "TransformersBackend",
+]
+
+# name -> submodule that imports torch; loaded on first access.
+_LAZY = {
+    "TransformersBackend": "transformers_backend",
+    "ThinkingProcessor": "processor",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -67,7 +67,9 @@ class ThinkingControl:
             or not isinstance(self.max_thinking, int)
             or self.max_thinking < 0
         ):
-            problems.append(f"max_thinking must be None or a whole number >= 0, got {self.max_thinking!r}")
+            problems.append(
+                f"max_thinking must be None or a whole number >= 0, got {self.max_thinking!r}"
+            )
         elif (
             self.max_thinking is not None
             and isinstance(self.min_thinking, int)
@@ -82,7 +84,9 @@ class ThinkingControl:
         if (self.waits or self.min_thinking) and not (
             isinstance(self.wait_text, str) and self.wait_text
         ):
-            problems.append("wait_text is empty, but waits or min_thinking need it to extend thinking")
+            problems.append(
+                "wait_text is empty, but waits or min_thinking need it to extend thinking"
+            )
         if problems:
             raise ConfigError(problems)
 

@@ -6,9 +6,9 @@ format object, so the delimiters the student learns are exactly the ones budget 
 
 Built-in formats:
 
-* ``qwen-s1``: s1's ``<|im_start|>think\\n{thinking}\\n<|im_start|>answer\\n{answer}``. The delimiters
-  are plain text after Qwen's ``<|im_start|>`` special token, not new tokens; the end delimiter is
-  two tokens.
+* ``qwen-s1``: s1's ``<|im_start|>think\\n{thinking}\\n<|im_start|>answer\\n{answer}``. The
+  delimiters are plain text after Qwen's ``<|im_start|>`` special token, not new tokens; the end
+  delimiter is two tokens.
 * ``think-tags``: DeepSeek-R1 / Qwen3's ``<think>\\n{thinking}\\n</think>\\n\\n{answer}``.
 """
 
@@ -133,7 +133,10 @@ class ThinkFormat:
         }
 
     def forced_end(self, final_answer_text: str | None = None) -> str:
-        """Text forced when the thinking budget runs out (s1: ``\\n<|im_start|>answer\\nFinal Answer:``)."""
+        """Text forced when the thinking budget runs out.
+
+        s1 forces ``\\n<|im_start|>answer\\nFinal Answer:``.
+        """
         text = f"\n{self.think_end}{self.answer_separator}"
         return text + final_answer_text if final_answer_text else text
 
@@ -179,9 +182,10 @@ class ThinkFormat:
             if first not in special:
                 problems.append(
                     f"format {self.name!r}: {field} {text!r} does not start with a special token "
-                    f"of this tokenizer (it becomes {tokenizer.convert_ids_to_tokens(list(ids[field]))}). "
-                    "Add it with tokenizer.add_special_tokens({'additional_special_tokens': [...]}) "
-                    "and resize the model's embeddings, or pick a format whose delimiters the model "
+                    f"of this tokenizer (it becomes "
+                    f"{tokenizer.convert_ids_to_tokens(list(ids[field]))}). Add it with "
+                    "tokenizer.add_special_tokens({'additional_special_tokens': [...]}) and "
+                    "resize the model's embeddings, or pick a format whose delimiters the model "
                     f"knows (available: qwen-s1 for Qwen2.5, think-tags for Qwen3/R1)."
                 )
         eot_ids = tuple(tokenizer.encode(self.eot(tokenizer), add_special_tokens=False))
@@ -195,7 +199,9 @@ class ThinkFormat:
         return FormatTokens(ids["think_start"], ids["think_end"], eot_ids)
 
 
-def qwen_s1(system_prompt: str | None = None, end_of_turn: str | None = "<|im_end|>") -> ThinkFormat:
+def qwen_s1(
+    system_prompt: str | None = None, end_of_turn: str | None = "<|im_end|>"
+) -> ThinkFormat:
     """s1's format: ``<|im_start|>think`` ... ``<|im_start|>answer`` (Qwen2.5 chat template).
 
     Example:

@@ -7,14 +7,27 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
-__all__ = ["CHAT_TEMPLATE", "tiny_model", "tiny_tokenizer"]
+__all__ = ["CHAT_TEMPLATE", "FakeCall", "FakeReply", "FakeTeacher", "tiny_model", "tiny_tokenizer"]
+
+# name -> submodule; loaded on first use, so importing this package stays torch-free.
+_LAZY = {
+    "CHAT_TEMPLATE": "tiny",
+    "tiny_model": "tiny",
+    "tiny_tokenizer": "tiny",
+    "FakeCall": "fakes",
+    "FakeReply": "fakes",
+    "FakeTeacher": "fakes",
+}
 
 
-def __getattr__(name: str) -> Any:  # torch-free import of this package
-    if name in ("CHAT_TEMPLATE", "tiny_model", "tiny_tokenizer"):
-        from . import tiny
-
-        return getattr(tiny, name)
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'tinyreason.testing' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -11,7 +11,13 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["CHAT_TEMPLATE", "QWEN_PRETOKENIZE_REGEX", "SPECIAL_TOKENS", "tiny_model", "tiny_tokenizer"]
+__all__ = [
+    "CHAT_TEMPLATE",
+    "QWEN_PRETOKENIZE_REGEX",
+    "SPECIAL_TOKENS",
+    "tiny_model",
+    "tiny_tokenizer",
+]
 
 #: ChatML (Qwen's turn markup) with TRL's ``{% generation %}`` markers around the assistant's
 #: text, so ``assistant_only_loss`` works. The assistant content is rendered verbatim: student
@@ -36,7 +42,8 @@ QWEN_PRETOKENIZE_REGEX = (
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>")
 
 _CORPUS = (
-    "What is 6 times 7? Let me think step by step. 6 * 7 = 42. Wait, check: 7 + 7 + 7 + 7 + 7 + 7 = 42.",
+    "What is 6 times 7? Let me think step by step. 6 * 7 = 42. "
+    "Wait, check: 7 + 7 + 7 + 7 + 7 + 7 = 42.",
     "Final Answer: \\boxed{42}. Answer: 12. The answer is \\frac{1}{2} = 0.5.",
     "Solve for x: 2x + 3 = 11, so 2x = 8 and x = 4. Hmm, alternatively subtract 3 first.",
     "think answer user assistant system You are a helpful assistant.",

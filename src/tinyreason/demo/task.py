@@ -1,0 +1,222 @@
+"""The embedded default task: chained modular arithmetic, where thinking genuinely helps.
+
+A problem is a start digit and K labelled operations (``+``, ``-``, ``*`` with an operand 0-9), all
+mod 10, e.g. ``0;a-5;b+4;c*6``. The answer is the final value (here 4). The teacher's trace
+writes one line per step, carrying the intermediate result::
+
+    a-5:0-5=5
+    b+4:5+4=9
+    c*6:9*6=4
+
+A small model cannot do K steps "in its head" in one token, but can do one step per line: so
+accuracy rises with the thinking budget, as budget forcing should show. (Study:
+``reference/toy-scaling.md``.)
+
+Everything here is pure Python and seeded, so a pool, a held-out set and the teacher's slips are the
+same on every machine.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..data import as_problems, to_dataset
+from ..errors import ConfigError, DataError
+from ..records import Problem, Trace, Usage
+
+__all__ = [
+    "TOKEN_PATTERN",
+    "ArithmeticBenchmark",
+    "ArithmeticTeacher",
+    "count_tokens",
+    "make_problems",
+    "solve",
+]
+
+LABELS = "abcdefghij"
+OPS = "+-*"
+#: How the demo tokenizer splits text: whole chat words, one token per operation+operand, else
+#: one character per token.
+TOKEN_PATTERN = r"user|assistant|system|[+\-*][0-9]|[\s\S]"
+_QUESTION = re.compile(r"^([0-9])((?:;[a-j][+\-*][0-9])+)$")
+
+
+def _apply(value: int, op: str, operand: int) -> int:
+    if op == "+":
+        return (value + operand) % 10
+    if op == "-":
+        return (value - operand) % 10
+    return (value * operand) % 10
+
+
+def parse_question(question: str) -> tuple[int, list[tuple[str, str, int]]]:
+    """Split ``"0;a-5;b+4"`` into the start digit and (label, op, operand) steps.
+
+    Raises:
+        DataError: the text is not an arithmetic-chain question.
+    """
+    match = _QUESTION.match(question.strip())
+    if not match:
+        raise DataError(
+            f"not an arithmetic-chain question: {question!r} (expected e.g. '0;a-5;b+4;c*6')"
+        )
+    steps = [(s[0], s[1], int(s[2])) for s in match.group(2).split(";")[1:]]
+    return int(match.group(1)), steps
+
+
+def solve(question: str, slip_at: int | None = None, slip_by: int = 1) -> tuple[str, str]:
+    """The step-by-step trace and the answer for a question.
+
+    Args:
+        question: An arithmetic-chain question.
+        slip_at: Step at which to make an arithmetic slip (the result is off by ``slip_by``), as a
+            real teacher sometimes does; the error carries through to the answer.
+        slip_by: Size of the slip (1-9).
+
+    Example:
+        >>> solve("0;a-5;b+4;c*6")
+        ('a-5:0-5=5\\nb+4:5+4=9\\nc*6:9*6=4', '4')
+    """
+    value, steps = parse_question(question)
+    lines = []
+    for i, (label, op, operand) in enumerate(steps):
+        result = _apply(value, op, operand)
+        if i == slip_at:
+            result = (result + slip_by) % 10
+        lines.append(f"{label}{op}{operand}:{value}{op}{operand}={result}")
+        value = result
+    return "\n".join(lines), str(value)
+
+
+def count_tokens(text: str) -> int:
+    """Tokens of ``text`` in the demo tokenizer's split (no tokenizer needed)."""
+    return len(re.findall(TOKEN_PATTERN, text))
+
+
+def make_problems(
+    n: int, *, seed: int = 0, min_steps: int = 2, max_steps: int = 10, prefix: str = "arith"
+) -> list[Problem]:
+    """``n`` distinct random arithmetic-chain problems with their answers.
+
+    The number of steps is the problem's domain (``"steps-5"``), which the diversity selector
+    balances like s1 balances mathematical subject areas.
+
+    Raises:
+        ConfigError: step counts outside 1-10, or more problems asked than can be distinct.
+    """
+    if not 1 <= min_steps <= max_steps <= len(LABELS):
+        raise ConfigError(f"need 1 <= min_steps <= max_steps <= 10, got {min_steps}, {max_steps}")
+    if n < 0:
+        raise ConfigError(f"n must be >= 0, got {n}")
+    rng = random.Random(seed)
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    attempts = 0
+    while len(problems) < n:
+        attempts += 1
+        if attempts > 50 * n + 1000:
+            raise ConfigError(
+                f"cannot draw {n} distinct problems with {min_steps}-{max_steps} steps"
+            )
+        k = rng.randint(min_steps, max_steps)
+        steps = "".join(f";{LABELS[i]}{rng.choice(OPS)}{rng.randint(0, 9)}" for i in range(k))
+        question = f"{rng.randint(0, 9)}{steps}"
+        if question in seen:
+            continue
+        seen.add(question)
+        _, answer = solve(question)
+        problems.append(
+            Problem(
+                id=f"{prefix}-{seed}-{len(problems)}",
+                question=question,
+                answer=answer,
+                domain=f"steps-{k}",
+                source="tinyreason/arithmetic",
+            )
+        )
+    return problems
+
+
+@dataclass(frozen=True)
+class ArithmeticTeacher:
+    """A programmatic teacher that writes exact step-by-step traces, with occasional slips.
+
+    Like a real teacher it is sometimes wrong: with probability ``error_rate`` a trace has one
+    arithmetic slip, so quality selection has real work to do. Slips are seeded per problem, so the
+    same pool always gets the same traces. It costs nothing and needs no key.
+
+    Args:
+        error_rate: Share of traces with a slip.
+        seed: Seed of the slips.
+
+    Example:
+        >>> import tinyreason as tr
+        >>> teacher = tr.teacher("arithmetic", error_rate=0.0)
+        >>> ds = teacher.distill([tr.Problem("p1", "0;a-5;b+4", answer="9")])
+        >>> ds[0]["thinking_trajectories"], ds[0]["attempt"]
+        (['a-5:0-5=5\\nb+4:5+4=9'], '9')
+    """
+
+    error_rate: float = 0.05
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.error_rate <= 1.0:
+            raise ConfigError(f"error_rate must be between 0 and 1, got {self.error_rate}")
+
+    def trace(self, problem: Problem) -> Trace:
+        """The trace for one problem (an error trace if the question is not arithmetic)."""
+        rng = random.Random(f"{self.seed}:{problem.id}")
+        try:
+            _, steps = parse_question(problem.question)
+        except DataError as exc:
+            return Trace(
+                problem.id, "arithmetic", "exact", "", "", finish_reason="error", error=str(exc)
+            )
+        slip_at = rng.randrange(len(steps)) if rng.random() < self.error_rate else None
+        thinking, answer = solve(problem.question, slip_at, slip_by=rng.randint(1, 9))
+        usage = Usage(
+            input_tokens=count_tokens(problem.question),
+            output_tokens=count_tokens(answer),
+            thinking_tokens=count_tokens(thinking),
+        )
+        return Trace(problem.id, "arithmetic", "exact", thinking, answer, usage=usage, cost_usd=0.0)
+
+    def distill(self, problems: Any, **options: Any) -> Any:
+        """Trace every problem; returns a Dataset in the s1K schema plus teacher columns."""
+        if options:
+            raise ConfigError(
+                f"the arithmetic teacher takes no distill options, got {sorted(options)}"
+            )
+        problems = as_problems(problems)
+        return to_dataset(problems, [self.trace(p) for p in problems])
+
+
+@dataclass(frozen=True)
+class ArithmeticBenchmark:
+    """Held-out arithmetic-chain problems (a different seed from any training pool).
+
+    Example:
+        >>> import tinyreason as tr
+        >>> len(tr.benchmark("arithmetic", n=20).problems())
+        20
+    """
+
+    n: int = 200
+    seed: int = 1_000_003
+    min_steps: int = 2
+    max_steps: int = 10
+    name: str = "arithmetic"
+
+    def problems(self) -> list[Problem]:
+        """The benchmark's problems, each with its answer."""
+        return make_problems(
+            self.n,
+            seed=self.seed,
+            min_steps=self.min_steps,
+            max_steps=self.max_steps,
+            prefix="test",
+        )

@@ -1,0 +1,80 @@
+"""Shared test setup: offline, no third-party plugins, a fresh plugin registry per test.
+
+Run: ``.venv/bin/python -m pytest`` (add ``-m "not slow"`` to skip the pip-installing tests).
+"""
+
+from __future__ import annotations
+
+import os
+
+# Set before anything imports datasets / huggingface_hub (they read these at import time): a hub
+# name then fails at once instead of after ~50 s of DNS retries.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Guard: installed third-party entry points (a developer's own plugins, or the fixture packages
+# tests/test_entry_points.py installs for a moment) stay out of ordinary tests. Tests that need
+# entry points run a fresh interpreter with this variable removed.
+os.environ["TINYREASON_LOAD_PLUGINS"] = ""
+
+import importlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import tinyreason as tr
+
+# The module, not the tr.plugins() function that shadows it as an attribute of the package.
+_plugins = importlib.import_module("tinyreason.plugins")
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_plugins() -> Iterator[None]:
+    """Forget every registered plugin after each test (cheap: built-ins reload on next use)."""
+    try:
+        yield
+    finally:
+        _plugins.reset()
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    """The folder of test fixture files."""
+    return FIXTURES
+
+
+@pytest.fixture
+def toy_problems() -> list[tr.Problem]:
+    """Three small problems with answers, domains and metadata."""
+    return [
+        tr.Problem(
+            "toy-1",
+            "What is 6 * 7?",
+            answer="42",
+            solution="6 * 7 = 42.",
+            domain="math",
+            source="toy/arithmetic",
+            metadata={"level": 1, "tags": ["multiplication"]},
+        ),
+        tr.Problem("toy-2", "Solve 2x + 3 = 11 for x.", answer="4", domain="math"),
+        tr.Problem("toy-3", "Name a prime number greater than 10.", metadata={"open": True}),
+    ]
+
+
+@pytest.fixture
+def toy_rows() -> list[dict[str, object]]:
+    """Row dicts in other datasets' column names (problem / idx / float answers)."""
+    return [
+        {"idx": 0, "problem": "How many sides does a hexagon have?", "answer": 6.0},
+        {"idx": 1, "problem": "What is 10% of 270?", "answer": 27.0},
+        {"idx": 2, "problem": "Simplify 2/4.", "answer": "\\frac{1}{2}"},
+    ]
+
+
+@pytest.fixture
+def fake_teacher() -> tr.testing.FakeTeacher:
+    """A fresh :class:`tinyreason.testing.FakeTeacher`."""
+    return tr.testing.FakeTeacher()

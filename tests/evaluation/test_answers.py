@@ -1,0 +1,215 @@
+"""Answer extraction: boxes, answer lines, think_end, integers, letters, and fuzzing.
+
+Run: ``.venv/bin/python -m pytest tests/evaluation/test_answers.py``
+"""
+
+from __future__ import annotations
+
+import random
+import time
+
+import pytest
+
+import tinyreason as tr
+from tinyreason.evaluation import ANSWER_KINDS, extract_answer, last_boxed
+
+THINK_END = "<|im_start|>answer"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (r"\boxed{5}", "5"),
+        (r"\boxed{\frac{1}{\sqrt{2}}}", r"\frac{1}{\sqrt{2}}"),
+        (r"\boxed{\{1, 2\}}", r"\{1, 2\}"),  # escaped braces do not count
+        (r"\boxed{\left\{ x \right\}}", r"\left\{ x \right\}"),
+        (r"first \boxed{1} then \boxed{2}", "2"),
+        (r"\boxed{1} then \boxed{2} and a cut-off \boxed{3", "2"),
+        (r"\boxed{}", None),
+        (r"\boxed 7.", "7"),
+        (r"\fbox{8}", "8"),
+        (r"\framebox[2cm]{9}", "9"),
+        (r"\boxed { 10 }", "10"),
+        ("no box", None),
+        ("", None),
+    ],
+)
+def test_last_boxed(text: str, expected: str | None) -> None:
+    assert last_boxed(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (r"So $x = \boxed{\frac{3}{4}}$.", r"\frac{3}{4}"),
+        (r"try \boxed{1}, no wait: \boxed{2}", "2"),
+        ("Final Answer: $\\frac{1}{2}$.", r"\frac{1}{2}"),
+        ("Answer: 17", "17"),
+        ("**Answer:** 17", "17"),
+        ("**Answer**: 17", "17"),
+        ("The answer is 3.5. Then we check.", "3.5"),
+        ("Thus the final answer is $x^2+1$, as claimed", "x^2+1"),
+        ("**Final Answer**\n\n$42$", "42"),
+        ("Final Answer:\n\\[ 2\\pi \\]", r"2\pi"),
+        ("Answer: 12 \\boxed", "12"),  # a box cut off before its argument
+        ("Answer: \\(x+1\\)", "x+1"),
+        ("Final Answer: $a+$ $b$", "a+ b"),  # one answer split over two inline spans
+        ("Answer: 1\nAnswer: 2", "2"),  # the last answer line wins
+        # boxes come before answer lines, wherever they are
+        ("Answer: 3 ... hence $\\boxed{4}$", "4"),
+        # the last number as a last resort, commas of thousands removed
+        ("we get 12 and then 1,000 apples", "1000"),
+        ("so it is -3.5", "-3.5"),
+        ("x2 and Multpi12", None),  # numbers glued to words are not answers
+        ("I do not know.", None),
+        ("Answer:", None),
+        ("", None),
+    ],
+)
+def test_math_answers(text: str, expected: str | None) -> None:
+    assert extract_answer(text) == expected
+    assert extract_answer(text, kind="math") == expected
+
+
+def test_think_end_answer_part_comes_first() -> None:
+    text = f"maybe \\boxed{{5}}? Wait, no.{THINK_END}\nThe answer is $\\boxed{{6}}$."
+    assert extract_answer(text, think_end=THINK_END) == "6"
+    # Without think_end the last box is still the answer's.
+    assert extract_answer(text) == "6"
+
+
+def test_think_end_beats_a_later_box_in_thinking() -> None:
+    # Budget forcing can resume thinking after an early answer; the last answer part decides.
+    text = f"think \\boxed{{1}}{THINK_END}Answer: 2<|im_start|>think more {THINK_END}Answer: 3"
+    assert extract_answer(text, think_end=THINK_END) == "3"
+
+
+def test_think_end_answer_part_over_boxes_in_thinking() -> None:
+    text = f"I think \\boxed{{5}} is right.{THINK_END}\nFinal Answer: 7"
+    assert extract_answer(text, think_end=THINK_END) == "7"
+    assert extract_answer(text) == "5"  # without the delimiter a box beats an answer line
+
+
+def test_think_end_falls_back_to_the_whole_text() -> None:
+    # s1 appends "Final Answer:" when the budget runs out; the answer may be in the thinking.
+    text = f"so it is \\boxed{{12}}\n{THINK_END}\nFinal Answer:"
+    assert extract_answer(text, think_end=THINK_END) == "12"
+    assert extract_answer("just \\boxed{3}", think_end=THINK_END) == "3"  # delimiter absent
+    assert extract_answer("nothing at all" + THINK_END, think_end=THINK_END) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (r"\boxed{042}", "42"),
+        (r"\boxed{\textbf{(113) }}", "113"),
+        (r"$\framebox{204}$ minutes", "204"),
+        (r"\boxed{\mathbf{127} }", "127"),
+        (r"\boxed{m+n=37}", "37"),
+        ("Answer: 0", "0"),
+        ("Answer: 000", "0"),
+        ("Answer: 999", "999"),
+        ("Answer: 1,000", None),  # out of AIME's range
+        ("Answer: 7.0", "7"),
+        ("the answer is $25$.", "25"),
+        ("so we get 25", "25"),  # last number as a last resort
+        ("so we get 2.5", None),
+        ("so we get -4", None),
+        # A box that is not an integer is the model's answer: no guessing from stray numbers.
+        (r"\boxed{\frac{1}{2}} from 5 cases", None),
+        (r"\boxed{\frac{1}{2}} hmm. Answer: 5", "5"),  # unless an answer line gives one
+        ("nothing", None),
+    ],
+)
+def test_integer_answers(text: str, expected: str | None) -> None:
+    assert extract_answer(text, kind="integer") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Answer: B", "B"),
+        ("Answer: (B)", "B"),
+        ("answer: b", "B"),
+        ("**Answer: C**", "C"),
+        ("The correct answer is (D).", "D"),
+        ("The answer is B) 42 K", "B"),
+        ("Final Answer: **A**", "A"),
+        (r"\boxed{C}", "C"),
+        (r"\boxed{\text{(A)}}", "A"),
+        ("I compared them.\nB\n", "B"),  # a letter on its own line
+        ("Options (A) and (C) fail, so **B**", "B"),
+        ("so (C) it is", "C"),
+        ("Answer: a photon", None),  # a lower-case "a" is a word, not an option
+        ("Answer: E", None),  # GPQA has four options
+        ("A cat sat on a mat.", None),
+        ("", None),
+    ],
+)
+def test_multiple_choice_answers(text: str, expected: str | None) -> None:
+    assert extract_answer(text, kind="multiple_choice") == expected
+
+
+def test_bad_kind_raises_config_error_naming_the_kinds() -> None:
+    with pytest.raises(tr.ConfigError) as err:
+        extract_answer("42", kind="numeric")
+    assert all(kind in str(err.value) for kind in ANSWER_KINDS)
+
+
+def test_non_string_text_is_no_answer() -> None:
+    assert extract_answer(None) is None  # type: ignore[arg-type]
+    assert last_boxed(42) is None  # type: ignore[arg-type]
+
+
+_ALPHABET = [
+    *"{}\\$()[]*_:.,=-+/^ \n\t0123456789abcxyzABCD",
+    r"\boxed",
+    r"\boxed{",
+    r"\fbox",
+    r"\frac",
+    r"\text{",
+    "Answer:",
+    "Final Answer",
+    "The answer is",
+    THINK_END,
+    "**",
+    "$$",
+    r"\[",
+    r"\]",
+    "1,000",
+    "é",
+    "\x00",
+]
+
+
+def test_fuzz_never_raises() -> None:
+    rng = random.Random(0)
+    for _ in range(1500):
+        text = "".join(rng.choice(_ALPHABET) for _ in range(rng.randint(0, 60)))
+        for kind in ANSWER_KINDS:
+            result = extract_answer(text, kind=kind, think_end=rng.choice([None, THINK_END]))
+            assert result is None or (isinstance(result, str) and result.strip())
+            if kind == "integer" and result is not None:
+                assert 0 <= int(result) <= 999 and str(int(result)) == result
+            if kind == "multiple_choice" and result is not None:
+                assert result in "ABCD"
+        last_boxed(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        r"\boxed{" * 20_000,  # thousands of unclosed boxes
+        "Answer:" * 20_000,  # thousands of empty answer lines on one line
+        "{" * 50_000 + r"\boxed{1}" + "}" * 10,
+        "$" * 50_000,
+        "(" * 50_000,
+        "1," * 50_000,
+        "\\" * 50_000,
+    ],
+)
+def test_pathological_text_is_fast(text: str) -> None:
+    start = time.perf_counter()
+    for kind in ANSWER_KINDS:
+        extract_answer(text, kind=kind, think_end=THINK_END)
+    assert time.perf_counter() - start < 2.0

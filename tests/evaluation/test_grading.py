@@ -1,0 +1,375 @@
+"""Answer equivalence, clustering, graders, timeouts, and agreement on the shared benchmark data.
+
+Run: ``.venv/bin/python -m pytest tests/evaluation/test_grading.py -s`` (``-s`` prints the rates).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import tinyreason as tr
+from tinyreason.evaluation import (
+    ChoiceGrader,
+    MathGrader,
+    cluster_answers,
+    equivalent,
+    extract_answer,
+    grading,
+    last_boxed,
+    normalize,
+)
+
+DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+
+
+@pytest.mark.parametrize(
+    ("answer", "key"),
+    [
+        ("2.50", "2.5"),
+        ("27.0", "27"),
+        (".5", "0.5"),
+        ("1,000", "1000"),
+        ("042", "42"),
+        ("x = 5", "5"),
+        ("$\\dfrac{3}{4}$", "\\frac{3}{4}"),
+        ("\\frac12", "\\frac{1}{2}"),
+        ("\\left( 1, 2 \\right)", "(1,2)"),
+        ("90^\\circ", "90"),
+        ("90^{\\circ}", "90"),
+        ("45 degrees", "45"),
+        ("50\\%", "50"),
+        ("\\$5", "5"),
+        ("\\text{1.6 cm}", "1.6"),
+        ("3 \\mathrm{~km} / \\mathrm{s}", "3"),
+        ("4.5 \\times 10^{33}", "4.5e33"),
+        ("\\boxed{7}", "7"),
+        ("\\textbf{(113)}", "(113)"),
+        ("5x", "5x"),  # "x" is not a unit
+        ("(3,141)", "(3,141)"),  # a pair, not a thousands separator
+        ("", ""),
+    ],
+)
+def test_normalize(answer: str, key: str) -> None:
+    assert normalize(answer) == key
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("1/2", "0.5"),
+        ("0.5", "\\frac{1}{2}"),
+        ("\\frac{1}{2}", "1/2"),
+        ("\\dfrac12", "0.5"),
+        ("2.50", "2.5"),
+        ("27.0", "27"),
+        ("042", "42"),
+        ("1,000", "1000"),
+        ("x = 5", "5"),
+        ("50\\%", "0.5"),
+        ("0.333333", "\\frac{1}{3}"),
+        ("4.5e33", "4.5 \\times 10^{33}"),
+        ("\\sqrt{2}/2", "\\frac{\\sqrt{2}}{2}"),
+        ("2x+1", "1+2x"),
+        ("\\{1, 2\\}", "\\{2, 1\\}"),
+        ("Yes", "yes"),
+    ],
+)
+def test_equivalent_pairs(a: str, b: str) -> None:
+    assert equivalent(a, b)
+    assert equivalent(b, a)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("3", "4"),
+        ("1", "-1"),
+        ("0.3333", "\\frac{1}{3}"),
+        ("2.88e-19", "1.325e-27"),  # math-verify alone rounds both to 0
+        ("4.6e33", "4.5e33"),
+        ("(1,2)", "(2,1)"),
+        ("\\pi", "3.14"),
+        ("x+1", "x-1"),
+        ("no", "on"),  # math-verify alone reads both as the product n*o
+        ("A", "B"),
+        ("", ""),
+        ("  ", "0"),
+    ],
+)
+def test_not_equivalent_pairs(a: str, b: str) -> None:
+    assert not equivalent(a, b)
+
+
+def test_none_is_never_equivalent() -> None:
+    assert not equivalent(None, "1")
+    assert not equivalent("1", None)
+    assert not equivalent(None, None)
+
+
+def test_equivalent_never_raises_on_odd_input() -> None:
+    rng = random.Random(1)
+    alphabet = [*"{}\\$^_()[]=+-*/.,0123456789xyz ", "\\frac", "\\sqrt", "\\boxed{", "%"]
+    for _ in range(60):
+        a = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 15)))
+        b = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 15)))
+        assert equivalent(a, b, timeout=0.5) in (True, False)
+    assert equivalent(3, 3.0) is True  # type: ignore[arg-type]
+    assert equivalent("1", "1", timeout=float("nan")) is True
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{" * 20_000 + "}" * 20_000,
+        "\\boxed{" * 20_000 + "}" * 20_000,
+        "\\left" * 20_000,
+        " " * 50_000 + "degrees",
+        "1 " * 30_000 + "cm",
+    ],
+)
+def test_pathological_strings_are_fast(text: str) -> None:
+    start = time.perf_counter()
+    normalize(text)
+    equivalent(text, text + "1", timeout=1.0)
+    assert time.perf_counter() - start < 2.0
+
+
+def _in_thread(func: Any) -> Any:
+    """Run ``func`` in a plain non-main thread; return its result or re-raise its exception."""
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["value"] = func()
+        except BaseException as err:
+            outcome["error"] = err
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join(60)
+    assert not thread.is_alive()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
+def test_equivalent_works_in_a_thread() -> None:
+    # math-verify's own signal.alarm timeout raises ValueError outside the main thread.
+    assert _in_thread(lambda: equivalent("\\sqrt{18}", "3\\sqrt{2}")) is True
+    assert _in_thread(lambda: equivalent("\\sqrt{18}", "2\\sqrt{3}")) is False
+
+
+def test_in_process_fallback_works_in_a_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Where no worker process can start, math-verify runs in a daemon thread of this process.
+    monkeypatch.setattr(grading._WORKER, "unavailable", True)
+    assert _in_thread(lambda: grading._math_verify_equivalent("\\sqrt{8}", "2\\sqrt{2}", 5.0))
+    assert not _in_thread(lambda: grading._math_verify_equivalent("\\sqrt{8}", "\\sqrt{3}", 5.0))
+
+
+def test_pathological_input_returns_within_the_timeout() -> None:
+    assert equivalent("\\sqrt{12}", "2\\sqrt{3}")  # the worker is up; its start is not timed
+    start = time.perf_counter()
+    # sympy computes this power in C holding the GIL: only killing a process can stop it.
+    assert equivalent("9^{9^{9^{9}}}", "2", timeout=1.0) is False
+    assert time.perf_counter() - start < 3.0
+    assert equivalent("\\sqrt{27}", "3\\sqrt{3}")  # a fresh worker takes over
+
+
+def test_thread_fallback_gives_up_after_the_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    release = threading.Event()
+    monkeypatch.setattr(grading, "_MAX_STUCK_THREADS", 1)
+    try:
+        start = time.perf_counter()
+        assert grading._run_with_timeout(lambda: release.wait(30), 0.2) == (False, None)
+        assert time.perf_counter() - start < 1.5
+        # One thread is still stuck: nothing more is started until it ends.
+        calls: list[int] = []
+        assert grading._run_with_timeout(lambda: calls.append(1), 5.0) == (False, None)
+        assert calls == []
+    finally:
+        release.set()
+    for thread in list(grading._stuck_threads):
+        thread.join(5)
+    assert grading._run_with_timeout(lambda: 42, 5.0) == (True, 42)
+    assert grading._run_with_timeout(lambda: 1 / 0, 5.0) == (False, None)
+
+
+def test_cluster_answers_groups_in_order_of_first_occurrence() -> None:
+    answers = ["3", None, "1/2", "0.5", "3.0", "  ", "\\frac{1}{2}", "7"]
+    assert cluster_answers(answers) == [("3", [0, 4]), ("1/2", [2, 3, 6]), ("7", [7])]
+
+
+def test_cluster_answers_ties_and_edge_cases() -> None:
+    # Equal sizes: the groups stay in order of first occurrence, so the earliest wins a tie.
+    clusters = cluster_answers(["5", "6", "6", "5"])
+    assert clusters == [("5", [0, 3]), ("6", [1, 2])]
+    assert max(clusters, key=lambda group: len(group[1]))[0] == "5"
+    assert cluster_answers([]) == []
+    assert cluster_answers([None, None]) == []
+    assert cluster_answers(("2.50", "2.5")) == [("2.50", [0, 1])]  # any sequence
+    assert cluster_answers(["a", "b"]) == cluster_answers(["a", "b"])  # deterministic
+
+
+def test_math_grader() -> None:
+    grader = MathGrader(timeout=2.0)
+    assert isinstance(grader, tr.Grader)
+    assert grader.grade("0.5", "\\frac{1}{2}")
+    assert grader.grade("27", 27.0)  # type: ignore[arg-type]  # amc23 stores floats
+    assert not grader.grade("26", "27")
+    assert not grader.grade(None, "27")
+    with pytest.raises(tr.ConfigError, match="timeout"):
+        MathGrader(timeout=0)
+
+
+def test_choice_grader() -> None:
+    grader = ChoiceGrader()
+    assert isinstance(grader, tr.Grader)
+    assert grader.grade("(B)", "B")
+    assert grader.grade("b", "B")
+    assert grader.grade("\\text{C}", "(c)")
+    assert not grader.grade("C", "B")
+    assert not grader.grade(None, "B")
+    assert not grader.grade("maybe", "B")
+    with pytest.raises(tr.ConfigError):
+        ChoiceGrader(letters="AB1")
+
+
+def test_importing_evaluation_stays_light() -> None:
+    code = (
+        "import sys, tinyreason.evaluation; "
+        "print(sorted(m for m in ('math_verify', 'sympy', 'torch') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == "[]"
+
+
+# --- agreement on the shared benchmark files (docs/grading.md reports these numbers) ----------
+
+
+def _rows(name: str) -> list[dict[str, Any]]:
+    path = DATA / name
+    if not path.exists():
+        pytest.skip(f"{path} is absent (the shared data are optional)")
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def _report(name: str, check: str, failures: list[Any], total: int) -> float:
+    rate = 1 - len(failures) / total
+    print(f"\n{name} {check}: {rate:.4f} ({total - len(failures)}/{total})")
+    for failure in failures:
+        print(f"  disagrees: {failure!r}")
+    return rate
+
+
+def test_agreement_aime24() -> None:
+    rows = _rows("aime24.jsonl")
+    # An evaluator reads the integer from the worked solution (several solutions, one after
+    # another, boxed as \boxed{\textbf{(113) }} or \framebox{204}) and grades it against "025".
+    extracted = [
+        (row["id"], row["answer"], extract_answer(row["solution"], kind="integer")) for row in rows
+    ]
+    failures = [item for item in extracted if not MathGrader().grade(item[2], item[1])]
+    assert _report("aime24", "extract(solution) vs answer", failures, len(rows)) >= 0.95
+    # A model that writes the answer without the leading zeros still matches.
+    rendered = [
+        (row["answer"], extract_answer(f"...so $\\boxed{{{int(row['answer'])}}}$.", "integer"))
+        for row in rows
+    ]
+    failures = [item for item in rendered if not MathGrader().grade(item[1], item[0])]
+    assert _report("aime24", "boxed model answer vs answer", failures, len(rows)) == 1.0
+
+
+def test_agreement_amc23() -> None:
+    rows = _rows("amc23.jsonl")
+    answers = [row["answer"] for row in rows]  # floats: 27.0, -1.0, 3159.0
+    failures = [
+        value
+        for value in answers
+        if not MathGrader().grade(extract_answer(f"Final Answer: {int(value)}"), str(value))
+        or not equivalent(str(value), str(int(value)))
+    ]
+    assert _report("amc23", "str(float) vs integer answer", failures, len(rows)) >= 0.95
+    # Different answers must not match: each against the next distinct one.
+    pairs = [(a, b) for a, b in itertools.pairwise(answers) if a != b]
+    false_matches = [(a, b) for a, b in pairs if equivalent(str(a), str(b))]
+    assert _report("amc23", "distinct answers kept apart", false_matches, len(pairs)) == 1.0
+
+
+def _restyle(answer: str) -> str:
+    r"""Write a reference the way a model might: \dfrac, 10^{n}, a trailing zero, in $...$."""
+    text = answer.replace("\\frac", "\\dfrac")
+    text = re.sub(r"(?<![\w.])(\d+(?:\.\d+)?)e(-?\d+)(?![\w.])", r"\1 \\times 10^{\2}", text)
+    text = re.sub(r"(?<![\w.])(\d+\.\d+)(?![\d.])(?!\s*\\times)", r"\g<1>0", text)
+    return f"${text}$"
+
+
+def _units_after_box(solution: str) -> str:
+    r"""Return what follows the last box on its line, if it looks like units (``\mathrm{~cm}``)."""
+    depth, close = 0, solution.index("{", solution.rindex("\\boxed"))
+    while close < len(solution) - 1:
+        depth += {"{": 1, "}": -1}.get(solution[close], 0)
+        if depth == 0:
+            break
+        close += 1
+    after = solution[close + 1 : close + 60].split("\n")[0]
+    after = re.split(r"\$|\\\\|\\end|=|,|\\quad|\\simeq|\.\s|\.$", after)[0].strip()
+    return after if re.match(r"[\\{a-zA-Z~^ ]", after) else ""
+
+
+def test_agreement_minerva_math() -> None:
+    rows = _rows("minerva_math.jsonl")
+    boxes = [last_boxed(row["solution"]) for row in rows]
+    assert all(boxes), "every Minerva solution boxes its answer"
+    n = len(rows)
+    checks = {
+        # What an evaluator does with a reference solution: extract, then grade against the box.
+        "extract(solution) vs boxed": [
+            (box, got)
+            for row, box in zip(rows, boxes, strict=True)
+            if not equivalent(got := extract_answer(row["solution"]), box)
+        ],
+        "'The answer is $\\boxed{..}$' vs boxed": [
+            (box, got)
+            for box in boxes
+            if not equivalent(got := extract_answer(f"The answer is $\\boxed{{{box}}}$."), box)
+        ],
+        "'Final Answer: $..$' vs boxed": [
+            (box, got)
+            for box in boxes
+            if not equivalent(got := extract_answer(f"Final Answer: ${box}$"), box)
+        ],
+        "restyled (dfrac, 10^n, 1.60) vs boxed": [
+            (box, _restyle(box)) for box in boxes if not equivalent(_restyle(box), box)
+        ],
+    }
+    for check, failures in checks.items():
+        assert _report("minerva", check, failures, n) >= 0.95
+    # Models often put the units inside the box: \boxed{1.6 \mathrm{~cm}} against "1.6".
+    with_units = [
+        (box, f"\\boxed{{{box} {units}}}")
+        for row, box in zip(rows, boxes, strict=True)
+        if (units := _units_after_box(row["solution"])) and grading._number(normalize(box))
+    ]
+    failures = [
+        (box, model) for box, model in with_units if not equivalent(extract_answer(model), box)
+    ]
+    assert _report("minerva", "units inside the box", failures, len(with_units)) >= 0.95
+    # Distinct numeric answers of neighbouring problems must not match (math-verify alone
+    # rounds to 6 decimals and would call 2.88e-19 and 1.325e-27 equal).
+    numeric = [box for box in boxes if grading._number(normalize(box)) is not None]
+    pairs = [(a, b) for a, b in itertools.pairwise(numeric) if normalize(a) != normalize(b)]
+    false_matches = [(a, b) for a, b in pairs if equivalent(a, b)]
+    assert _report("minerva", "distinct numeric answers kept apart", false_matches, len(pairs)) == 1

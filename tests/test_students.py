@@ -1,0 +1,137 @@
+"""Student formats: rendering with a real (tiny, locally trained) tokenizer, tokens, parsing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import tinyreason as tr
+
+pytest.importorskip("transformers")
+pytest.importorskip("tokenizers")
+
+QUESTION = "What is 6 * 7?"
+
+
+@pytest.fixture(scope="module")
+def tokenizer() -> Any:
+    return tr.testing.tiny_tokenizer()
+
+
+def test_qwen_s1_renders_s1s_format(tokenizer: Any) -> None:
+    fmt = tr.student("qwen-s1")
+    assert isinstance(fmt, tr.StudentFormat)
+    prompt = fmt.prompt(tokenizer, QUESTION)
+    assert prompt == (
+        "<|im_start|>user\nWhat is 6 * 7?<|im_end|>\n<|im_start|>assistant\n<|im_start|>think"
+    )
+    assert fmt.completion("6 * 7 = 42", "42", tokenizer) == (
+        "<|im_start|>think\n6 * 7 = 42\n<|im_start|>answer\n42<|im_end|>"
+    )
+    example = fmt.training_example(tokenizer, QUESTION, " 6 * 7 = 42 \n", "\n42")
+    # The prompt stops before the thinking: the loss falls on thinking + answer only.
+    assert example["prompt"] + example["completion"] == (
+        prompt + "\n6 * 7 = 42\n<|im_start|>answer\n42<|im_end|>"
+    )
+    assert fmt.forced_end("Final Answer:") == "\n<|im_start|>answer\nFinal Answer:"
+    assert fmt.natural_end() == "<|im_start|>answer\n"
+
+
+def test_think_tags_renders_r1s_format(tokenizer: Any) -> None:
+    fmt = tr.student("think-tags")
+    prompt = fmt.prompt(tokenizer, QUESTION)
+    assert prompt.endswith("<|im_start|>assistant\n<think>")
+    example = fmt.training_example(tokenizer, QUESTION, "6 * 7 = 42", "42")
+    assert example["completion"] == "<think>\n6 * 7 = 42\n</think>\n\n42<|im_end|>"  # EOS ends it
+    assert example["prompt"] + "<think>" == prompt
+
+
+def test_system_prompt_option(tokenizer: Any) -> None:
+    fmt = tr.student("qwen-s1", system_prompt="You are Qwen.")
+    assert fmt.prompt(tokenizer, QUESTION).startswith(
+        "<|im_start|>system\nYou are Qwen.<|im_end|>\n"
+    )
+
+
+def test_tokens_qwen_s1_end_delimiter_is_multi_token(tokenizer: Any) -> None:
+    tokens = tr.student("qwen-s1").tokens(tokenizer)
+    im_start = tokenizer.convert_tokens_to_ids("<|im_start|>")
+    assert tokens.think_start[0] == im_start
+    assert tokens.think_end[0] == im_start  # the id that "tries to end" thinking
+    assert len(tokens.think_end) > 1
+    assert tokenizer.decode(list(tokens.think_end)) == "<|im_start|>answer"
+    assert tokens.end_of_turn == (tokenizer.convert_tokens_to_ids("<|im_end|>"),)
+
+
+def test_tokens_think_tags_are_single_special_tokens(tokenizer: Any) -> None:
+    tokens = tr.student("think-tags").tokens(tokenizer)
+    assert tokens.think_start == (tokenizer.convert_tokens_to_ids("<think>"),)
+    assert tokens.think_end == (tokenizer.convert_tokens_to_ids("</think>"),)
+    assert tokens.end_of_turn == (tokenizer.eos_token_id,)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("\n6*7=42\n</think>\n\n42<|im_end|>", ("6*7=42", "42")),
+        ("<think>\n6*7=42\n</think>\n\n42", ("6*7=42", "42")),  # with its think_start too
+        ("6*7 is... let me see", ("6*7 is... let me see", "")),  # never ended: all thinking
+        ("6*7 is... let me see<|im_end|>", ("6*7 is... let me see", "")),
+        ("6*7=42\n</think>", ("6*7=42", "")),  # empty answer
+        ("6*7=42\n</think>\n\n<|im_end|>", ("6*7=42", "")),
+        ("", ("", "")),
+        ("a</think>b</think>c", ("a", "b</think>c")),  # only the first end delimiter splits
+    ],
+)
+def test_parse_think_tags(text: str, expected: tuple[str, str]) -> None:
+    assert tr.student("think-tags").parse(text, end_of_turn="<|im_end|>") == expected
+
+
+def test_parse_qwen_s1_uses_its_end_of_turn() -> None:
+    fmt = tr.student("qwen-s1")
+    text = "\n2+2=4\n<|im_start|>answer\nAnswer: 4<|im_end|>\n<|im_start|>user"
+    assert fmt.parse(text) == ("2+2=4", "Answer: 4")
+    assert fmt.parse("2+2 is four, wait") == ("2+2 is four, wait", "")
+
+
+def test_tokenizer_without_chat_template_is_a_data_error() -> None:
+    bare = tr.testing.tiny_tokenizer()
+    bare.chat_template = None
+    with pytest.raises(tr.DataError, match=r"has no chat template"):
+        tr.student("qwen-s1").prompt(bare, QUESTION)
+    with pytest.raises(tr.DataError, match=r"has no chat template"):
+        tr.student("think-tags").training_example(bare, QUESTION, "t", "a")
+
+
+def test_delimiter_that_is_not_a_special_token_is_a_config_error(tokenizer: Any) -> None:
+    fmt = tr.students.ThinkFormat("plain", "BEGIN THINKING", "END THINKING")
+    with pytest.raises(tr.ConfigError, match=r"does not start with a special token") as info:
+        fmt.tokens(tokenizer)
+    assert len(info.value.problems) == 2  # both delimiters are reported at once
+    assert "think_start 'BEGIN THINKING'" in str(info.value)
+    assert "think_end 'END THINKING'" in str(info.value)
+
+
+def test_multi_token_end_of_turn_is_a_config_error(tokenizer: Any) -> None:
+    fmt = tr.students.ThinkFormat("odd", "<think>", "</think>", end_of_turn="THE END")
+    with pytest.raises(tr.ConfigError, match=r"must be one token"):
+        fmt.tokens(tokenizer)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("", "<t>", "</t>"), "name must be a non-empty string"),
+        (("x", "", "</t>"), "think_start must be a non-empty string"),
+        (("x", "<t>", "<t>"), "must differ"),
+    ],
+)
+def test_think_format_validation(args: tuple[str, str, str], message: str) -> None:
+    with pytest.raises(tr.ConfigError, match=message):
+        tr.students.ThinkFormat(*args)
+
+
+def test_student_options_are_checked() -> None:
+    with pytest.raises(tr.ConfigError, match=r"no option 'system'.*did you mean 'system_prompt'"):
+        tr.student("qwen-s1", system="hi")
