@@ -1,21 +1,11 @@
-"""Shared test setup: offline, no third-party plugins, a fresh plugin registry per test.
+"""Shared test fixtures: a fresh plugin registry per test, toy problems, a fake teacher.
+
+The environment (offline, no third-party plugins) is set in the repository's root conftest.py.
 
 Run: ``.venv/bin/python -m pytest`` (add ``-m "not slow"`` to skip the pip-installing tests).
 """
 
 from __future__ import annotations
-
-import os
-
-# Set before anything imports datasets / huggingface_hub (they read these at import time): a hub
-# name then fails at once instead of after ~50 s of DNS retries.
-os.environ["HF_HUB_OFFLINE"] = "1"
-os.environ["HF_DATASETS_OFFLINE"] = "1"
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-# Guard: installed third-party entry points (a developer's own plugins, or the fixture packages
-# tests/test_entry_points.py installs for a moment) stay out of ordinary tests. Tests that need
-# entry points run a fresh interpreter with this variable removed.
-os.environ["TINYREASON_LOAD_PLUGINS"] = ""
 
 import importlib
 from collections.abc import Iterator

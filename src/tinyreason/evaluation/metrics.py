@@ -26,7 +26,7 @@ class ScalingMetrics:
 
     Example:
         >>> s1_metrics([10, 20, 40], [20.0, 30.0, 50.0], bounds=[(0, 10), (0, 20), (0, 40)])
-        ScalingMetrics(control=1.0, scaling=0.8333333333333334, performance=50.0)
+        ScalingMetrics(control=1.0, scaling=1.0, performance=50.0)
     """
 
     control: float

@@ -1,0 +1,83 @@
+import json
+
+import pytest
+
+import tinyreason as tr
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    return tr.testing.tiny_model(tmp_path_factory.mktemp("sft") / "base")
+
+
+def _traces(n=8):
+    teacher = tr.testing.FakeTeacher()
+    problems = [tr.Problem(f"p{i}", f"What is {i} + {i}?", answer=str(2 * i)) for i in range(n)]
+    for i in range(n):
+        teacher.enqueue(f"{i} + {i} = {2 * i}", f"Answer: {2 * i}")
+    return teacher.distill(problems)
+
+
+def test_examples_render_through_the_student_format(base):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    trainer = tr.trainer("full", base=str(base), format="qwen-s1")
+    rows = trainer.examples(_traces(2), tokenizer)
+    assert rows[0]["prompt"].endswith("<|im_start|>assistant\n")
+    assert rows[0]["completion"] == (
+        "<|im_start|>think\n0 + 0 = 0\n<|im_start|>answer\nAnswer: 0<|im_end|>"
+    )
+
+
+@pytest.mark.slow
+def test_full_training_saves_a_student_that_reloads(base, tmp_path):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    out = tmp_path / "student"
+    student = tr.trainer(
+        "full",
+        base=str(base),
+        format="think-tags",
+        output_dir=str(out),
+        max_steps=4,
+        batch_size=4,
+        per_device_batch_size=2,
+        learning_rate=1e-2,
+        logging_steps=1,
+        progress=False,
+    ).train(_traces())
+    assert student.path == out and student.metrics["steps"] == 4
+    assert student.hyperparameters["gradient_accumulation_steps"] == 2  # global batch kept at 4
+    assert student.metrics["final_loss"] > 0
+    before = AutoModelForCausalLM.from_pretrained(base)
+    after = AutoModelForCausalLM.from_pretrained(out)
+    changed = [
+        not torch.equal(a, b) for a, b in zip(before.parameters(), after.parameters(), strict=True)
+    ]
+    assert all(changed)
+    manifest = json.loads((out / "tinyreason.json").read_text())
+    assert manifest["format"]["name"] == "think-tags"
+    loaded = tr.TrainedStudent.load(out)
+    assert loaded.format == tr.student("think-tags")
+    backend = loaded.backend()
+    assert backend.format.think_end == "</think>"
+
+
+def test_bad_training_input_fails_before_any_compute(base):
+    trainer = tr.trainer("full", base=str(base), format="think-tags")
+    problems = tr.load_problems([{"question": "1+1?", "answer": "2"}])
+    with pytest.raises(tr.DataError, match=r"lacks.*thinking_trajectories"):
+        trainer.train(problems)
+    teacher = tr.testing.FakeTeacher().enqueue("", "2")
+    with pytest.raises(tr.DataError, match="no thinking or no answer"):
+        trainer.train(teacher.distill([tr.Problem("p", "1+1?", answer="2")]))
+
+
+def test_bad_options_are_reported_together():
+    with pytest.raises(tr.ConfigError) as err:
+        tr.trainer("full", base="x", max_steps=0, batch_size=6, per_device_batch_size=4)
+    assert len(err.value.problems) == 2
+    with pytest.raises(tr.ConfigError, match="no option 'lora_r'"):
+        tr.trainer("full", base="x", lora_r=8)
