@@ -1,10 +1,16 @@
-"""``tr.evaluate``: run a benchmark at several thinking budgets; report accuracy against compute."""
+"""``tr.evaluate``: run a benchmark at several thinking budgets; report accuracy against compute.
+
+With ``samples=k`` every budget draws ``k`` samples per problem in one batched call (budget forcing
+becomes the ``inner`` of ``MajorityVote(n=k)``), and the report computes pass@k, maj@k and accuracy
+from that one pool (:func:`sampling_scaler` says what happens with other scalers).
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import platform
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +21,7 @@ from ..errors import ConfigError, DataError
 from ..records import Problem, Solution
 from .report import Report, SettingResult
 
-__all__ = ["Report", "evaluate", "with_budget"]
+__all__ = ["Report", "evaluate", "sampling_scaler", "with_budget"]
 
 
 def with_budget(scaler: Any, budget: int | None) -> Any:
@@ -76,25 +82,141 @@ def _backend(model: Any, format: Any) -> Any:
     )
 
 
-def _problems(benchmark: Any) -> tuple[str, list[Problem]]:
+def _problems(benchmark: Any) -> tuple[str, list[Problem], Any]:
+    """The benchmark's name, its problems (each with an answer) and the benchmark object, if any."""
     from ..plugins import build
 
+    bench = None
     if isinstance(benchmark, str):
-        bench = build("benchmark", benchmark)
+        bench = build("benchmark", benchmark)  # an unknown name raises UnknownPluginError
         name, problems = bench.name, bench.problems()
     elif hasattr(benchmark, "problems") and callable(benchmark.problems):
+        bench = benchmark
         name, problems = getattr(benchmark, "name", "benchmark"), benchmark.problems()
     else:
         name, problems = "custom", as_problems(benchmark)
     if not problems:
-        raise DataError(f"the benchmark {name!r} has no problems.")
+        raise DataError(
+            f"the benchmark {name!r} has no problems; check its file or its limit= setting."
+        )
     unanswered = [p.id for p in problems if p.answer is None]
     if unanswered:
         raise DataError(
             f"{len(unanswered)} problem(s) of {name!r} have no reference answer (e.g. "
             f"{unanswered[:3]}); evaluation needs one per problem."
         )
-    return name, problems
+    return name, list(problems), bench
+
+
+def _answer_kind(answer_kind: str | None, bench: Any) -> str:
+    """``answer_kind`` if given, else the benchmark's own, else ``"auto"``; checked."""
+    from .answers import ANSWER_KINDS
+
+    kind = answer_kind if answer_kind is not None else getattr(bench, "answer_kind", None) or "auto"
+    if kind not in ANSWER_KINDS:
+        source = "answer_kind" if answer_kind is not None else "the benchmark's answer_kind"
+        raise ConfigError(f"{source} must be one of {', '.join(ANSWER_KINDS)}; got {kind!r}")
+    return kind
+
+
+def _field_names(obj: Any) -> set[str]:
+    return {f.name for f in dataclasses.fields(obj)} if dataclasses.is_dataclass(obj) else set()
+
+
+def _with_answer_kind(scaler: Any, kind: str) -> Any:
+    """Give a dataclass scaler (and its inner one) ``kind`` where it was left at ``"auto"``.
+
+    So that the scaler's own answer (and, for majority voting, how votes are grouped) uses the
+    benchmark's extraction rules; a kind the user set on purpose is kept.
+    """
+    names = _field_names(scaler)
+    changes: dict[str, Any] = {}
+    if "answer_kind" in names and scaler.answer_kind == "auto" and kind != "auto":
+        changes["answer_kind"] = kind
+    if "inner" in names and scaler.inner is not None:
+        inner = _with_answer_kind(scaler.inner, kind)
+        if inner is not scaler.inner:
+            changes["inner"] = inner
+    return dataclasses.replace(scaler, **changes) if changes else scaler
+
+
+def _check_samples(samples: Any, temperature: Any) -> None:
+    problems = []
+    if samples is not None and (
+        isinstance(samples, bool) or not isinstance(samples, int) or samples < 1
+    ):
+        problems.append(
+            f"samples must be a whole number >= 1 (samples drawn per problem), got {samples!r}"
+        )
+    if temperature is not None and (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, (int, float))
+        or not math.isfinite(temperature)
+        or temperature < 0
+    ):
+        problems.append(f"temperature must be a finite number >= 0, got {temperature!r}")
+    if problems:
+        raise ConfigError(problems)
+
+
+def sampling_scaler(
+    scaler: Any, samples: int | None = None, temperature: float | None = None
+) -> Any:
+    """The scaler that draws ``samples`` per problem in one backend call, for ``tr.evaluate``.
+
+    * A scaler that already samples (a dataclass with an ``n`` field: MajorityVote, BestOfN) keeps
+      its own way of choosing the answer; ``samples`` replaces its ``n`` and ``temperature`` its
+      temperature, when given.
+    * ``samples`` None or 1: any other scaler is used as it is (``temperature``, when given, is
+      set on it if it has a ``temperature`` field).
+    * ``samples=k > 1`` with a :class:`~tinyreason.scaling.BudgetForcing` (the default scaler):
+      it becomes the ``inner`` of ``MajorityVote(n=k)``, so every sample is budget-forced, all
+      ``k * problems`` samples come from one ``generate`` call, and the answer is the majority.
+      The temperature is ``temperature``, else the budget forcing's own when above 0, else 0.7
+      (greedy samples would all be the same).
+
+    Raises:
+        ConfigError: ``samples`` < 1 or not a whole number, a bad ``temperature``, or
+            ``samples > 1`` with a scaler that can neither be wrapped nor told how many to draw.
+
+    Example:
+        >>> from tinyreason.scaling import BudgetForcing
+        >>> vote = sampling_scaler(BudgetForcing(max_thinking=512), samples=8)
+        >>> type(vote).__name__, vote.n, vote.temperature, vote.inner.max_thinking
+        ('MajorityVote', 8, 0.7, 512)
+    """
+    from ..scaling.budget_forcing import BudgetForcing
+    from ..scaling.voting import MajorityVote
+
+    _check_samples(samples, temperature)
+    names = _field_names(scaler)
+    if "n" in names:
+        changes: dict[str, Any] = {}
+        if samples is not None and samples != scaler.n:
+            changes["n"] = samples
+        if temperature is not None and "temperature" in names:
+            changes["temperature"] = temperature
+        return dataclasses.replace(scaler, **changes) if changes else scaler
+    if samples is None or samples == 1:
+        if temperature is not None and "temperature" in names:
+            return dataclasses.replace(scaler, temperature=temperature)
+        return scaler
+    if isinstance(scaler, BudgetForcing):
+        if temperature is None:
+            temperature = scaler.temperature if scaler.temperature > 0 else 0.7
+        return MajorityVote(
+            n=samples, temperature=temperature, inner=scaler, answer_kind=scaler.answer_kind
+        )
+    raise ConfigError(
+        f"samples={samples} needs a scaler that can draw several samples: a BudgetForcing "
+        f"(tr.scaler('budget-forcing'), wrapped in majority voting) or one with an n field "
+        f"(MajorityVote, BestOfN); got {type(scaler).__name__}. Use samples=1 with it."
+    )
+
+
+def _samples_of(scaler: Any) -> int:
+    n = getattr(scaler, "n", 1)
+    return n if isinstance(n, int) and not isinstance(n, bool) else 1
 
 
 def evaluate(
@@ -103,46 +225,71 @@ def evaluate(
     *,
     scaler: Any = None,
     budgets: Sequence[int | None] | None = None,
+    samples: int | None = None,
+    temperature: float | None = None,
     format: Any = None,
     grader: Any = None,
-    answer_kind: str = "auto",
+    answer_kind: str | None = None,
     seed: int = 0,
     progress: bool = True,
 ) -> Report:
     """Run a benchmark with a test-time scaler at several thinking budgets.
 
+    Per budget, every sample of every problem comes from one pool drawn in one batched call, and
+    the report computes all its numbers from that pool: accuracy of the chosen answer (with a
+    bootstrap 95% interval), pass@k (unbiased, k = 1, 2, 4, ..., samples), maj@k, and mean thinking
+    tokens; over budgets, s1's Control / Scaling / Performance.
+
     Args:
         model: A Backend (``tr.backend(...)``), a TrainedStudent, or a model path (with ``format``).
-        benchmark: A registered benchmark name, a Benchmark, a Dataset or a list of Problems.
-        scaler: The test-time scaler (default: budget forcing with no cap).
+        benchmark: A registered benchmark name (``"aime24"``...), a Benchmark, a Dataset or a list
+            of Problems.
+        scaler: The test-time scaler (default: budget forcing with no cap, greedy).
         budgets: Thinking budgets (``max_thinking``) to sweep; None runs the scaler as it is.
+        samples: Samples per problem and budget. None: the scaler's own (``n`` for MajorityVote /
+            BestOfN, else 1). ``k > 1`` with budget forcing wraps it in ``MajorityVote(n=k)``; with
+            MajorityVote / BestOfN it replaces their ``n`` (see :func:`sampling_scaler`).
+        temperature: Sampling temperature of every sample (default: the scaler's own; 0.7 when
+            budget forcing is wrapped for ``samples > 1`` and is greedy).
         format: The student format, when ``model`` is a path.
         grader: Anything with ``grade(predicted, reference) -> bool`` (default: math equivalence,
             or letters for ``answer_kind="multiple_choice"``).
         answer_kind: How answers are extracted (``"auto"``, ``"math"``, ``"integer"``,
-            ``"multiple_choice"``).
+            ``"multiple_choice"``). Default: the benchmark's ``answer_kind`` when it has one, else
+            ``"auto"``. A scaler whose own ``answer_kind`` is ``"auto"`` gets this one too.
         seed: Seed for sampling and the bootstrap.
         progress: Show a progress bar over budgets.
 
     Returns:
-        A :class:`Report`: per-problem rows, accuracy with a bootstrap 95% interval and mean
-        thinking tokens per budget, s1's Control / Scaling / Performance, a plot and a manifest.
+        A :class:`Report`: per-problem rows, a table per budget (accuracy and its interval,
+        pass@k, maj@k, thinking tokens), s1's metrics, a plot and a manifest.
+
+    Raises:
+        ConfigError: bad ``samples`` / ``temperature`` / ``answer_kind`` / ``budgets``, or a model
+            that cannot be evaluated.
+        DataError: the benchmark is empty or a problem has no reference answer.
+        UnknownPluginError: no benchmark is registered under that name.
 
     Example:
-        >>> report = tr.evaluate(student, "arithmetic", budgets=[0, 16, 32, 64])  # doctest: +SKIP
+        >>> report = tr.evaluate(student, "aime24", budgets=[0, 512, 2048])  # doctest: +SKIP
+        >>> report = tr.evaluate(student, "math500", budgets=[1024], samples=16)  # doctest: +SKIP
+        >>> report.table()[0]["pass@16"], report.table()[0]["maj@16"]  # doctest: +SKIP
         >>> report.plot("scaling.png")  # doctest: +SKIP
     """
     from ..plugins import build
     from .answers import extract_answer
     from .grading import ChoiceGrader, MathGrader
 
-    backend = _backend(model, format)
-    name, problems = _problems(benchmark)
-    scaler = scaler if scaler is not None else build("scaler", "budget-forcing")
-    grader = grader or (ChoiceGrader() if answer_kind == "multiple_choice" else MathGrader())
+    _check_samples(samples, temperature)
     settings = list(budgets) if budgets is not None else [None]
     if not settings:
         raise ConfigError("budgets is empty; give at least one budget, or None for no sweep.")
+    backend = _backend(model, format)
+    name, problems, bench = _problems(benchmark)
+    kind = _answer_kind(answer_kind, bench)
+    scaler = scaler if scaler is not None else build("scaler", "budget-forcing")
+    scaler = _with_answer_kind(sampling_scaler(scaler, samples, temperature), kind)
+    grader = grader or (ChoiceGrader() if kind == "multiple_choice" else MathGrader())
     think_end = backend.format.think_end
     results = []
     for budget in tqdm(settings, desc=f"evaluate {name}", disable=not progress):
@@ -152,14 +299,13 @@ def evaluate(
             raise DataError(
                 f"the scaler returned {len(solutions)} solutions for {len(problems)} problems"
             )
+        sample_answers = [
+            [extract_answer(g.text, kind=kind, think_end=think_end) for g in s.generations]
+            for s in solutions
+        ]
         sample_correct = [
-            [
-                grader.grade(
-                    extract_answer(g.text, kind=answer_kind, think_end=think_end), p.answer
-                )
-                for g in s.generations
-            ]
-            for p, s in zip(problems, solutions, strict=True)
+            [grader.grade(answer, p.answer) for answer in answers]
+            for p, answers in zip(problems, sample_answers, strict=True)
         ]
         correct = [
             grader.grade(s.answer, p.answer) for p, s in zip(problems, solutions, strict=True)
@@ -173,10 +319,50 @@ def evaluate(
                 solutions=solutions,
                 correct=correct,
                 sample_correct=sample_correct,
+                majority_correct=_majority_correct(problems, sample_answers, grader),
+                sample_answers=sample_answers,
             )
         )
     manifest = _manifest(backend, scaler, settings, seed, name, len(problems))
+    manifest |= {"samples": _samples_of(scaler), "answer_kind": kind}
+    describe = getattr(bench, "describe", None)
+    if callable(describe):
+        manifest["benchmark_source"] = describe()
     return Report(name, results, manifest, seed=seed)
+
+
+def _majority_correct(
+    problems: Sequence[Problem], sample_answers: Sequence[Sequence[str | None]], grader: Any
+) -> dict[int, list[bool]]:
+    """Per k, whether each problem's majority answer over its first ``k`` samples is right.
+
+    The first ``k`` rather than every subset of size ``k``: a prefix of an i.i.d. pool is itself an
+    i.i.d. draw of ``k``, it is what s1's ``*_agg64`` tasks report, and it costs one vote per k.
+    """
+    from ..scaling.voting import vote
+    from .metrics import k_values
+
+    ks = k_values(min(len(answers) for answers in sample_answers))
+    return {
+        k: [
+            grader.grade(vote(list(answers[:k]))[0], p.answer)
+            for p, answers in zip(problems, sample_answers, strict=True)
+        ]
+        for k in ks
+    }
+
+
+def _device_and_dtype(backend: Any, described: Any) -> dict[str, str]:
+    """The model's device and dtype: from ``describe()``, else the backend's or its model's."""
+    found = {}
+    for key in ("device", "dtype"):
+        value = described.get(key) if isinstance(described, Mapping) else None
+        for owner in (backend, getattr(backend, "model", None)):
+            if value in (None, ""):
+                value = getattr(owner, key, None)
+        if value not in (None, ""):
+            found[key] = str(value)
+    return found
 
 
 def _manifest(
@@ -191,13 +377,15 @@ def _manifest(
         except metadata.PackageNotFoundError:
             continue
     describe = getattr(backend, "describe", None)
+    described = describe() if callable(describe) else None
     return {
         "benchmark": benchmark,
         "problems": n,
         "budgets": budgets,
         "seed": seed,
         "scaler": repr(scaler),
-        "backend": describe() if callable(describe) else type(backend).__name__,
+        "backend": described if described is not None else type(backend).__name__,
+        **_device_and_dtype(backend, described),
         "format": getattr(backend.format, "name", str(backend.format)),
         "versions": versions,
         "python": platform.python_version(),

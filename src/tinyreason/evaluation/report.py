@@ -1,16 +1,28 @@
-"""An evaluation's results: per-problem rows, a table per budget, s1's metrics, a plot."""
+"""An evaluation's results: per-problem rows, a table per budget, s1's metrics, a plot.
+
+Every number comes from one pool of samples per problem and budget (``samples=k`` draws ``k``):
+
+* ``accuracy``: the scaler's chosen answer right (majority vote, best of n, or the one sample), with
+  a percentile-bootstrap 95% interval over problems;
+* ``pass@k`` for k = 1, 2, 4, ..., n: the unbiased estimator of Chen et al. (2021) averaged over
+  problems (:func:`~tinyreason.evaluation.metrics.pass_at_k`); pass@1 is the mean per-sample
+  accuracy;
+* ``maj@k``: the majority answer of each problem's first ``k`` samples right (equivalent answers
+  vote together, a tie goes to the answer seen first, unanswered samples never win);
+* ``thinking_tokens``: mean thinking tokens per sample.
+"""
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..records import Problem, Solution
-from .metrics import ScalingMetrics, bootstrap_interval, s1_metrics
+from .metrics import ScalingMetrics, bootstrap_interval, k_values, pass_at_k, s1_metrics
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -21,7 +33,28 @@ __all__ = ["Report", "SettingResult"]
 
 @dataclass(frozen=True)
 class SettingResult:
-    """One compute setting's results (a budget, with one scaler)."""
+    """One compute setting's results (a budget, with one scaler), from one pool of samples.
+
+    Attributes:
+        label: How the setting is shown (``"budget=512"``).
+        budget: The thinking budget (None: unbounded).
+        bounds: The (min, max) thinking tokens the setting allowed, for s1's Control.
+        problems: The problems, in order.
+        solutions: The scaler's solution to each problem (all its samples in ``generations``).
+        correct: Whether each solution's chosen answer is right.
+        sample_correct: Per problem, whether each sample's own answer is right.
+        majority_correct: Per ``k``, whether each problem's majority over its first ``k`` samples
+            is right (filled by ``tr.evaluate``; empty when built by hand).
+        sample_answers: Per problem, each sample's extracted answer (None: it gave none).
+
+    Example:
+        >>> from tinyreason import Generation, Problem, Solution
+        >>> g = [Generation("4", "", "4", 3, 1), Generation("5", "", "5", 5, 1)]
+        >>> result = SettingResult("budget=8", 8, (0, 8), [Problem("p", "2+2?", "4")],
+        ...                        [Solution("p", "4", g)], [True], [[True, False]])
+        >>> result.accuracy, result.pass_at_k, result.thinking_tokens
+        (100.0, {1: 50.0, 2: 100.0}, 4.0)
+    """
 
     label: str
     budget: int | None
@@ -30,6 +63,8 @@ class SettingResult:
     solutions: Sequence[Solution]
     correct: Sequence[bool]
     sample_correct: Sequence[Sequence[bool]]
+    majority_correct: Mapping[int, Sequence[bool]] = field(default_factory=dict)
+    sample_answers: Sequence[Sequence[str | None]] = ()
 
     @property
     def accuracy(self) -> float:
@@ -52,6 +87,22 @@ class SettingResult:
         """Samples per problem."""
         return max(len(s.generations) for s in self.solutions)
 
+    @property
+    def pass_at_k(self) -> dict[int, float]:
+        """pass@k in percent for k = 1, 2, 4, ... up to the samples every problem has."""
+        n_min = min(len(per) for per in self.sample_correct)
+        return {
+            k: 100
+            * sum(pass_at_k(len(per), sum(per), k) for per in self.sample_correct)
+            / len(self.sample_correct)
+            for k in k_values(n_min)
+        }
+
+    @property
+    def majority_at_k(self) -> dict[int, float]:
+        """maj@k in percent: the majority of the first ``k`` samples right, per ``k``."""
+        return {k: 100 * sum(per) / len(per) for k, per in sorted(self.majority_correct.items())}
+
 
 @dataclass(frozen=True)
 class Report:
@@ -60,11 +111,14 @@ class Report:
     Attributes:
         benchmark: The benchmark's name.
         settings: One result per budget, in the order run.
-        manifest: Versions, seed, budgets, scaler and backend: what is needed to reproduce it.
+        manifest: Versions, seed, budgets, samples, scaler, backend (with its device and dtype)
+            and the benchmark's source: what is needed to reproduce it.
 
     Example:
-        >>> report.table()  # doctest: +SKIP
-        [{'setting': 'budget=16', 'accuracy': 23.5, ...}, ...]
+        >>> report = tr.evaluate(student, "aime24", budgets=[512], samples=8)  # doctest: +SKIP
+        >>> report.table()[0]  # doctest: +SKIP
+        {'setting': 'budget=512', 'budget': 512, 'accuracy': 20.0, 'ci95': (6.67, 36.67),
+         'sample_accuracy': 14.58, 'pass@1': 14.58, 'pass@2': 24.05, ..., 'maj@8': 20.0, ...}
     """
 
     benchmark: str
@@ -84,22 +138,30 @@ class Report:
         )
 
     def table(self) -> list[dict[str, Any]]:
-        """One row per setting: accuracy with its 95% bootstrap interval, thinking tokens..."""
+        """One row per setting, in percent: accuracy and its 95% bootstrap interval, pass@k, maj@k.
+
+        Keys: ``setting``, ``budget``, ``accuracy``, ``ci95``, ``sample_accuracy``, ``pass@1``,
+        ``pass@2``... and ``maj@1``, ``maj@2``... (k = 1, 2, 4, ... and the samples drawn),
+        ``thinking_tokens`` (mean per sample), ``samples`` (per problem), ``problems``.
+        """
         rows = []
         for s in self.settings:
             lo, hi = bootstrap_interval([float(c) for c in s.correct], seed=self.seed)
-            rows.append(
-                {
-                    "setting": s.label,
-                    "budget": s.budget,
-                    "accuracy": round(s.accuracy, 2),
-                    "ci95": (round(lo, 2), round(hi, 2)),
-                    "sample_accuracy": round(s.sample_accuracy, 2),
-                    "thinking_tokens": round(s.thinking_tokens, 2),
-                    "samples": s.samples,
-                    "problems": len(s.problems),
-                }
-            )
+            row: dict[str, Any] = {
+                "setting": s.label,
+                "budget": s.budget,
+                "accuracy": round(s.accuracy, 2),
+                "ci95": (round(lo, 2), round(hi, 2)),
+                "sample_accuracy": round(s.sample_accuracy, 2),
+            }
+            row |= {f"pass@{k}": round(v, 2) for k, v in s.pass_at_k.items()}
+            row |= {f"maj@{k}": round(v, 2) for k, v in s.majority_at_k.items()}
+            row |= {
+                "thinking_tokens": round(s.thinking_tokens, 2),
+                "samples": s.samples,
+                "problems": len(s.problems),
+            }
+            rows.append(row)
         return rows
 
     @property
@@ -109,8 +171,9 @@ class Report:
 
         records = []
         for s in self.settings:
-            for p, sol, ok, per in zip(
-                s.problems, s.solutions, s.correct, s.sample_correct, strict=True
+            every_answers = s.sample_answers or [[] for _ in s.problems]
+            for p, sol, ok, per, answers in zip(
+                s.problems, s.solutions, s.correct, s.sample_correct, every_answers, strict=True
             ):
                 records.append(
                     {
@@ -125,6 +188,7 @@ class Report:
                         "samples": len(per),
                         "thinking_tokens": sol.thinking_tokens,
                         "votes": json.dumps(dict(sol.votes)),
+                        "sample_answers": json.dumps(list(answers)),
                         "output": sol.generations[0].text,
                     }
                 )
@@ -132,16 +196,24 @@ class Report:
 
     # -- display -----------------------------------------------------------------------------
 
+    def _pool_columns(self) -> list[str]:
+        """The pass@k / maj@k columns worth a glance: pass@1, then pass@n and maj@n if n > 1."""
+        n = min(s.samples for s in self.settings) if self.settings else 1
+        extra = [f"pass@{n}", f"maj@{n}"] if n > 1 else []
+        return ["pass@1", *extra]
+
     def __repr__(self) -> str:
-        header = (
-            f"{'setting':<16}{'accuracy':>9}  {'95% CI':<15}{'1-sample':>9}{'thinking':>10}{'n':>6}"
+        columns = self._pool_columns()
+        header = f"{'setting':<16}{'accuracy':>9}  {'95% CI':<15}" + "".join(
+            f"{c:>9}" for c in columns
         )
-        lines = [f"Report: {self.benchmark}", header]
+        lines = [f"Report: {self.benchmark}", header + f"{'thinking':>10}{'n':>6}"]
         for row in self.table():
             lo, hi = row["ci95"]
+            pool = "".join(f"{row.get(c, math.nan):>8.1f}%" for c in columns)
             lines.append(
-                f"{row['setting']:<16}{row['accuracy']:>8.1f}%  [{lo:5.1f}, {hi:5.1f}]   "
-                f"{row['sample_accuracy']:>8.1f}%{row['thinking_tokens']:>10.1f}{row['problems']:>6}"
+                f"{row['setting']:<16}{row['accuracy']:>8.1f}%  [{lo:5.1f}, {hi:5.1f}]  {pool}"
+                f"{row['thinking_tokens']:>10.1f}{row['problems']:>6}"
             )
         m = self.metrics
         lines.append(
@@ -153,17 +225,20 @@ class Report:
     def _repr_html_(self) -> str:
         import html
 
+        columns = self._pool_columns()
         cells = "".join(
             "<tr>"
             f"<td>{html.escape(r['setting'])}</td><td>{r['accuracy']:.1f}%</td>"
-            f"<td>[{r['ci95'][0]:.1f}, {r['ci95'][1]:.1f}]</td><td>{r['sample_accuracy']:.1f}%</td>"
-            f"<td>{r['thinking_tokens']:.1f}</td><td>{r['problems']}</td></tr>"
+            f"<td>[{r['ci95'][0]:.1f}, {r['ci95'][1]:.1f}]</td>"
+            + "".join(f"<td>{r.get(c, math.nan):.1f}%</td>" for c in columns)
+            + f"<td>{r['thinking_tokens']:.1f}</td><td>{r['problems']}</td></tr>"
             for r in self.table()
         )
+        heads = "".join(f"<th>{c}</th>" for c in columns)
         m = self.metrics
         return (
             f"<p><b>{html.escape(self.benchmark)}</b></p><table><thead><tr><th>setting</th>"
-            "<th>accuracy</th><th>95% CI</th><th>1-sample</th><th>thinking tokens</th><th>n</th>"
+            f"<th>accuracy</th><th>95% CI</th>{heads}<th>thinking tokens</th><th>n</th>"
             f"</tr></thead><tbody>{cells}</tbody></table><p>Control {100 * m.control:.0f}% · "
             f"Scaling {_fmt(m.scaling)} · Performance {_fmt(m.performance)}%</p>"
         )
