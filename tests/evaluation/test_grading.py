@@ -28,6 +28,7 @@ from tinyreason.evaluation import (
     grading,
     last_boxed,
     normalize,
+    verify,
 )
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
@@ -172,9 +173,9 @@ def test_equivalent_works_in_a_thread() -> None:
 
 def test_in_process_fallback_works_in_a_thread(monkeypatch: pytest.MonkeyPatch) -> None:
     # Where no worker process can start, math-verify runs in a daemon thread of this process.
-    monkeypatch.setattr(grading._WORKER, "unavailable", True)
-    assert _in_thread(lambda: grading._math_verify_equivalent("\\sqrt{8}", "2\\sqrt{2}", 5.0))
-    assert not _in_thread(lambda: grading._math_verify_equivalent("\\sqrt{8}", "\\sqrt{3}", 5.0))
+    monkeypatch.setattr(verify._WORKER, "unavailable", True)
+    assert _in_thread(lambda: verify.math_verify_equivalent("\\sqrt{8}", "2\\sqrt{2}", 5.0))
+    assert not _in_thread(lambda: verify.math_verify_equivalent("\\sqrt{8}", "\\sqrt{3}", 5.0))
 
 
 def test_pathological_input_returns_within_the_timeout() -> None:
@@ -188,21 +189,21 @@ def test_pathological_input_returns_within_the_timeout() -> None:
 
 def test_thread_fallback_gives_up_after_the_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     release = threading.Event()
-    monkeypatch.setattr(grading, "_MAX_STUCK_THREADS", 1)
+    monkeypatch.setattr(verify, "_MAX_STUCK_THREADS", 1)
     try:
         start = time.perf_counter()
-        assert grading._run_with_timeout(lambda: release.wait(30), 0.2) == (False, None)
+        assert verify._run_with_timeout(lambda: release.wait(30), 0.2) == (False, None)
         assert time.perf_counter() - start < 1.5
         # One thread is still stuck: nothing more is started until it ends.
         calls: list[int] = []
-        assert grading._run_with_timeout(lambda: calls.append(1), 5.0) == (False, None)
+        assert verify._run_with_timeout(lambda: calls.append(1), 5.0) == (False, None)
         assert calls == []
     finally:
         release.set()
-    for thread in list(grading._stuck_threads):
+    for thread in list(verify._stuck_threads):
         thread.join(5)
-    assert grading._run_with_timeout(lambda: 42, 5.0) == (True, 42)
-    assert grading._run_with_timeout(lambda: 1 / 0, 5.0) == (False, None)
+    assert verify._run_with_timeout(lambda: 42, 5.0) == (True, 42)
+    assert verify._run_with_timeout(lambda: 1 / 0, 5.0) == (False, None)
 
 
 def test_cluster_answers_groups_in_order_of_first_occurrence() -> None:
