@@ -28,6 +28,12 @@ def register_trainers(register: Register) -> None:
 @hookimpl
 def register_benchmarks(register: Register) -> None:
     register("arithmetic", "tinyreason.demo.task:ArithmeticBenchmark")
+    register("aime24", "tinyreason.evaluation.benchmarks:AIME24")
+    register("aime25", "tinyreason.evaluation.benchmarks:AIME25")
+    register("math500", "tinyreason.evaluation.benchmarks:MATH500")
+    register("gpqa-diamond", "tinyreason.evaluation.benchmarks:GPQADiamond")
+    register("amc23", "tinyreason.evaluation.benchmarks:AMC23")
+    register("minerva-math", "tinyreason.evaluation.benchmarks:MinervaMath")
 
 
 @hookimpl

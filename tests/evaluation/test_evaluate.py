@@ -125,3 +125,203 @@ def test_bootstrap_interval_brackets_the_mean_and_is_seeded():
     lo, hi = bootstrap_interval(outcomes, seed=1)
     assert lo < 60 < hi and hi - lo < 25
     assert bootstrap_interval(outcomes, seed=1) == (lo, hi)
+
+
+# -- one pool of samples per budget: pass@k, maj@k ----------------------------------------------
+
+
+@dataclass
+class PoolBackend:
+    """Sample i of question q answers ``replies[q][i]`` (None: it answers nothing)."""
+
+    replies: dict
+    thinking: int = 5
+    format: object = field(default_factory=lambda: tr.student("think-tags"))
+    calls: list = field(default_factory=list)
+
+    def prompt(self, question):
+        return question
+
+    def generate(
+        self, prompts, *, n=1, temperature=0.0, max_new_tokens=1024, control=None, seed=None
+    ):
+        self.calls.append({"prompts": list(prompts), "n": n, "temperature": temperature})
+        cap = control.max_thinking if control and control.max_thinking is not None else 10**9
+        used = min(cap, self.thinking)
+        out = []
+        for q in prompts:
+            gens = []
+            for reply in self.replies[q][:n]:
+                answer = f"\\boxed{{{reply}}}" if reply is not None else "no idea"
+                gens.append(
+                    tr.Generation(
+                        text=f"{'x' * used}</think>{answer}",
+                        thinking="x" * used,
+                        answer_text=answer,
+                        thinking_tokens=used,
+                        answer_tokens=3,
+                    )
+                )
+            out.append(gens)
+        return out
+
+
+# Four samples each; references 1, 2, 3, 4. Right samples c = 4, 2, 1, 1.
+REPLIES = {
+    "q0": ["1", "1", "1", "1"],  # always right
+    "q1": ["7", "2", "2", "8"],  # majority right only over all four
+    "q2": ["3", "9", "9", "9"],  # first right, majority wrong
+    "q3": ["4", "5", "5", "5"],  # likewise
+}
+POOL_PROBLEMS = [tr.Problem(f"p{i}", f"q{i}", answer=str(i + 1)) for i in range(4)]
+
+
+def _pass_at_k(n, c, k):  # Chen et al. 2021, written out independently of the library
+    return 1 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def test_samples_draw_one_pool_per_budget_and_report_pass_and_maj_at_k():
+    backend = PoolBackend(REPLIES)
+    report = tr.evaluate(backend, POOL_PROBLEMS, budgets=[3, 10], samples=4, progress=False)
+    # One batched call per budget, 4 samples of every problem, sampled (not greedy).
+    assert [(len(c["prompts"]), c["n"], c["temperature"]) for c in backend.calls] == [
+        (4, 4, 0.7),
+        (4, 4, 0.7),
+    ]
+    low, high = report.table()
+    assert (low["thinking_tokens"], high["thinking_tokens"]) == (3.0, 5.0)
+    assert report.metrics.control == 1.0
+    row = high
+    assert row["samples"] == 4
+    assert row["pass@1"] == row["sample_accuracy"] == 100 * 8 / 16
+    counts = [4, 2, 1, 1]
+    for k in (2, 4):
+        expected = 100 * sum(_pass_at_k(4, c, k) for c in counts) / 4
+        assert row[f"pass@{k}"] == pytest.approx(expected, abs=0.005)
+    assert row["pass@2"] == pytest.approx(100 * (1 + 5 / 6 + 1 / 2 + 1 / 2) / 4, abs=0.005)
+    assert row["pass@4"] == 100.0
+    # maj@1: first samples 1 7 3 4; maj@2: ties go to the first (1 7 3 4); maj@4: 1 2 9 5.
+    assert (row["maj@1"], row["maj@2"], row["maj@4"]) == (75.0, 75.0, 50.0)
+    assert row["accuracy"] == row["maj@4"]  # budget forcing was wrapped in a majority vote
+    assert "pass@3" not in row and "maj@8" not in row
+    assert json.loads(report.rows["sample_answers"][1]) == ["7", "2", "2", "8"]
+    text = repr(report)
+    assert "pass@4" in text and "maj@4" in text
+    saved = report.to_dict()
+    assert saved["manifest"]["samples"] == 4
+    assert json.loads(json.dumps(saved, default=str))["table"][1]["maj@4"] == 50.0
+
+
+def test_samples_and_temperature_reach_an_existing_sampler():
+    vote = tr.scaler("majority-vote", n=3, temperature=0.5, inner=tr.scaler("budget-forcing"))
+    backend = PoolBackend(REPLIES)
+    report = tr.evaluate(backend, POOL_PROBLEMS, scaler=vote, progress=False)
+    assert backend.calls[-1]["n"] == 3 and report.table()[0]["samples"] == 3  # its own n
+    assert set(report.table()[0]) >= {"pass@1", "pass@2", "pass@3", "maj@3"}
+    tr.evaluate(backend, POOL_PROBLEMS, scaler=vote, samples=4, temperature=1.0, progress=False)
+    assert (backend.calls[-1]["n"], backend.calls[-1]["temperature"]) == (4, 1.0)
+    # Best-of-n keeps its own choice (here the largest answer); the pool numbers are the same.
+    largest = tr.scaler("best-of-n", n=2, scorer=lambda p, g: float(g.answer_text[7:-1]))
+    row = tr.evaluate(backend, POOL_PROBLEMS, scaler=largest, samples=4, progress=False).table()[0]
+    assert row["accuracy"] == 25.0  # it picks 1, 8, 9, 5: only the first is right
+    assert (row["pass@4"], row["maj@4"]) == (100.0, 50.0)
+
+
+def test_one_sample_is_the_default_and_greedy():
+    backend = PoolBackend(REPLIES)
+    row = tr.evaluate(backend, POOL_PROBLEMS, progress=False).table()[0]
+    assert backend.calls[0]["n"] == 1 and backend.calls[0]["temperature"] == 0.0
+    assert row["accuracy"] == row["pass@1"] == row["maj@1"] == 75.0
+    assert "pass@2" not in row
+
+
+@pytest.mark.parametrize("samples", [0, -1, 2.5, True, "4"])
+def test_bad_samples_are_explained(samples):
+    with pytest.raises(tr.ConfigError, match="samples must be a whole number >= 1"):
+        tr.evaluate(PoolBackend(REPLIES), POOL_PROBLEMS, samples=samples, progress=False)
+
+
+def test_samples_need_a_scaler_that_can_sample():
+    class OneShot:
+        def solve(self, backend, problems, *, seed=None):
+            return []
+
+    with pytest.raises(tr.ConfigError, match="samples=2 needs a scaler"):
+        tr.evaluate(PoolBackend(REPLIES), POOL_PROBLEMS, scaler=OneShot(), samples=2)
+    with pytest.raises(tr.ConfigError, match="temperature must be"):
+        tr.evaluate(PoolBackend(REPLIES), POOL_PROBLEMS, temperature=-1.0, progress=False)
+    with pytest.raises(tr.ConfigError, match="answer_kind must be one of"):
+        tr.evaluate(PoolBackend(REPLIES), POOL_PROBLEMS, answer_kind="letters", progress=False)
+
+
+def test_pass_at_k_matches_the_formula():
+    from tinyreason.evaluation.metrics import k_values, pass_at_k
+
+    for n in range(1, 9):
+        for c in range(n + 1):
+            for k in range(1, n + 1):
+                expected = 1.0 if n - c < k else _pass_at_k(n, c, k)
+                assert pass_at_k(n, c, k) == pytest.approx(expected)
+    assert pass_at_k(64, 1, 1) == pytest.approx(1 / 64)
+    assert k_values(64) == [1, 2, 4, 8, 16, 32, 64]
+    with pytest.raises(tr.ConfigError, match="k cannot exceed"):
+        pass_at_k(4, 1, 5)
+    with pytest.raises(tr.ConfigError, match="whole numbers"):
+        pass_at_k(4, 1.0, 1)
+
+
+# -- benchmarks: answer kind, names, manifest ---------------------------------------------------
+
+
+@dataclass
+class Letters:
+    """Answers every question with a bold letter and no box, as chat models often do."""
+
+    letter: str = "C"
+    format: object = field(default_factory=lambda: tr.student("think-tags"))
+    device: str = "cuda:0"
+
+    def prompt(self, question):
+        return question
+
+    def describe(self):
+        return {"backend": "letters", "dtype": "torch.bfloat16"}
+
+    def generate(
+        self, prompts, *, n=1, temperature=0.0, max_new_tokens=1024, control=None, seed=None
+    ):
+        text = f"x</think>I pick **{self.letter}**"
+        gen = tr.Generation(text, "x", f"I pick **{self.letter}**", 1, 3)
+        return [[gen] * n for _ in prompts]
+
+
+def test_the_benchmark_answer_kind_is_the_default(fixtures_dir):
+    gpqa = tr.benchmark("gpqa-diamond", path=fixtures_dir / "benchmarks" / "gpqa_diamond.csv")
+    report = tr.evaluate(Letters("C"), gpqa, progress=False)
+    assert report.table()[0]["accuracy"] == 25.0  # only the first question's answer is C
+    assert report.manifest["answer_kind"] == "multiple_choice"
+    assert report.manifest["benchmark_source"]["name"] == "gpqa-diamond"
+    # The device comes from the backend's field, the dtype from describe().
+    assert (report.manifest["device"], report.manifest["dtype"]) == ("cuda:0", "torch.bfloat16")
+    overridden = tr.evaluate(Letters("C"), gpqa, answer_kind="auto", progress=False)
+    assert overridden.table()[0]["accuracy"] == 0.0  # "auto" finds no answer in "**C**"
+
+
+def test_benchmark_names_and_empty_benchmarks(fixtures_dir):
+    with pytest.raises(tr.UnknownPluginError, match="unknown benchmark 'aime-24'"):
+        tr.evaluate(PoolBackend(REPLIES), "aime-24", progress=False)
+    with pytest.raises(tr.DataError, match="from the Hugging Face hub"):  # offline, no path
+        tr.evaluate(PoolBackend(REPLIES), "aime24", progress=False)
+
+    @dataclass
+    class Empty:
+        name: str = "empty"
+
+        def problems(self):
+            return []
+
+    with pytest.raises(tr.DataError, match="'empty' has no problems"):
+        tr.evaluate(PoolBackend(REPLIES), Empty(), progress=False)
+    assert (
+        "device" not in tr.evaluate(ScriptedBackend(NEED), PROBLEMS, progress=False).manifest
+    )  # nothing to say: nothing said
