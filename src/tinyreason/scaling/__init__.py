@@ -21,22 +21,29 @@ from .control import ThinkingControl
 from .voting import BestOfN, MajorityVote
 
 if TYPE_CHECKING:
+    from .openai_backend import OpenAIServerBackend
     from .processor import ThinkingProcessor
     from .transformers_backend import TransformersBackend
+    from .vllm_backend import VLLMBackend
 
 __all__ = [
     "BestOfN",
     "BudgetForcing",
     "MajorityVote",
+    "OpenAIServerBackend",
     "ThinkingControl",
     "ThinkingProcessor",
     "TransformersBackend",
+    "VLLMBackend",
 ]
 
 # name -> submodule that imports torch; loaded on first access.
 _LAZY = {
     "TransformersBackend": "transformers_backend",
     "ThinkingProcessor": "processor",
+    # Budget forcing by stop-and-continue; these import neither torch nor their engine.
+    "OpenAIServerBackend": "openai_backend",
+    "VLLMBackend": "vllm_backend",
 }
 
 

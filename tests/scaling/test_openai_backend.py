@@ -1,0 +1,393 @@
+"""OpenAIServerBackend over real TCP to the loopback CompletionsServer, against the processor.
+
+The server runs the same model as the TransformersBackend reference, so greedy generations must
+be identical: text, answers, exact thinking and answer tokens, waits and forced ends.
+"""
+
+from __future__ import annotations
+
+import _thread
+import asyncio
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import openai
+import pytest
+
+import tinyreason as tr
+from tinyreason.scaling import OpenAIServerBackend, TransformersBackend
+from tinyreason.scaling.continuation import CompletionRequest
+from tinyreason.scaling.openai_backend import (
+    ServerConnectionError,
+    ServerError,
+    ServerResponseError,
+    completion_params,
+    run_sync,
+)
+from tinyreason.testing import CompletionsServer
+
+from .conftest import chain_table, cycle_table
+
+C = tr.ThinkingControl
+KEY = "sk-test-5ecret-d0-not-leak"
+
+
+@contextmanager
+def serve(model: Any, tokenizer: Any, **options: Any) -> Iterator[CompletionsServer]:
+    with CompletionsServer(model, tokenizer, **options) as server:
+        yield server
+
+
+def client(server: CompletionsServer, tokenizer: Any, **options: Any) -> OpenAIServerBackend:
+    options.setdefault("max_retries", 0)
+    options.setdefault("progress", False)
+    return OpenAIServerBackend(server.base_url, "tiny", tokenizer, **options)
+
+
+def reference(model: Any, tokenizer: Any, fmt: str) -> TransformersBackend:
+    return TransformersBackend(model, tokenizer=tokenizer, format=fmt, progress=False)
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# -- the same generations as the one-pass processor ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("script", "fmt", "control"),
+    [
+        ("chain", "think-tags", C(waits=2)),
+        ("chain", "think-tags", C(min_thinking=13, max_answer_tokens=2)),
+        ("chain", "think-tags", C(max_thinking=6, waits=1)),
+        ("eot", "think-tags", C(waits=1)),
+        ("qwen-end", "qwen-s1", C(waits=1)),  # s1's two-token <|im_start|>answer delimiter
+        ("cycle", "qwen-s1", C(max_thinking=7)),
+        ("cycle", "think-tags", C(max_thinking=4, final_answer_text=None)),
+        ("chain", "think-tags", None),
+    ],
+)
+@pytest.mark.parametrize("mode", ["token-ids", "text", "standard-fields"])
+def test_scripted_models_give_identical_generations(
+    scripted: Any, tokenizer: Any, script: str, fmt: str, control: Any, mode: str
+) -> None:
+    table = {
+        "chain": lambda: chain_table(5),
+        "eot": lambda: chain_table(5, "<|im_end|>"),
+        "qwen-end": lambda: chain_table(5, "<|im_start|>"),
+        "cycle": cycle_table,
+    }[script]()
+    model = scripted(table)
+    ref = reference(model, tokenizer, fmt)
+    prompts = [ref.prompt("What is 6*7?"), ref.prompt("q")]
+    expected = ref.generate(prompts, control=control, max_new_tokens=48)
+    # token-ids: vLLM-style, ids come back. text: a server that never returns ids (SGLang,
+    # llama.cpp). standard-fields: only OpenAI's fields, so stops are matched on the text, which
+    # this server (like llama.cpp) writes with its special tokens.
+    standard = mode == "standard-fields"
+    options = {"return_token_ids": mode == "token-ids", "skip_special_tokens": not standard}
+    with serve(model, tokenizer, **options) as server:
+        backend = client(server, tokenizer, format=fmt, vllm_extras=not standard)
+        got = backend.generate(prompts, control=control, max_new_tokens=48)
+    assert got == expected
+    if standard:
+        assert all("stop_token_ids" not in r for r in server.requests)
+
+
+def test_the_tiny_model_gives_identical_generations(tiny_lm: Any, tokenizer: Any) -> None:
+    with serve(tiny_lm, tokenizer) as server:
+        for fmt in ("think-tags", "qwen-s1"):
+            ref = reference(tiny_lm, tokenizer, fmt)
+            backend = client(server, tokenizer, format=fmt)
+            prompts = [ref.prompt("What is 6*7?"), ref.prompt("Solve 2x + 3 = 11.")]
+            for control in (None, C(max_thinking=6, max_answer_tokens=5), C(max_thinking=0)):
+                expected = ref.generate(prompts, control=control, max_new_tokens=24)
+                assert backend.generate(prompts, control=control, max_new_tokens=24) == expected
+
+
+def test_what_is_sent(scripted: Any, tokenizer: Any, think_tags: Any) -> None:
+    with serve(scripted(chain_table(5)), tokenizer) as server:
+        backend = client(server, tokenizer)
+        [[g]] = backend.generate([backend.prompt("q")], control=C(waits=1, max_answer_tokens=9))
+    assert (g.thinking, g.answer_text, g.waits) == ("56789Wait56789", "42", 1)
+    think, rethink, answer = server.requests
+    prompt = tokenizer.encode(backend.prompt("q"), add_special_tokens=False)
+    assert think["prompt"] == prompt and think["n"] == 1 and think["temperature"] == 0
+    assert think["stop"] == ["</think>", "<|im_end|>"]
+    ids = tokenizer.convert_tokens_to_ids
+    assert think["stop_token_ids"] == [ids("</think>"), ids("<|im_end|>")]
+    assert think["skip_special_tokens"] is False and think["add_special_tokens"] is False
+    assert think["return_token_ids"] is True and "min_tokens" not in think
+    assert "logit_bias" not in think and "seed" not in think
+    assert rethink["prompt"][len(prompt) :] == tokenizer.encode("56789Wait")
+    assert answer["max_tokens"] == 9 and answer["stop_token_ids"] == [ids("<|im_end|>")]
+    assert answer["logit_bias"] == {str(ids("<think>")): -100.0, str(ids("</think>")): -100.0}
+
+
+def test_completion_params_for_a_text_prompt() -> None:
+    request = CompletionRequest("hello", max_tokens=3, seed=7)
+    params = completion_params(request, "m", vllm_extras=False)
+    assert params == {
+        "model": "m",
+        "prompt": "hello",
+        "max_tokens": 3,
+        "temperature": 0.0,
+        "top_p": 1.0,
+        "n": 1,
+        "seed": 7,
+    }
+
+
+# -- sampling, seeds, concurrency --------------------------------------------------------------
+
+
+def test_samples_are_n_per_prompt_and_seeds_reproduce(tiny_lm: Any, tokenizer: Any) -> None:
+    with serve(tiny_lm, tokenizer) as server:
+        backend = client(server, tokenizer, max_concurrency=4)
+        prompts = [backend.prompt("What is 6*7?"), backend.prompt("hi")]
+        control = C(max_thinking=6, max_answer_tokens=4)
+
+        def texts(seed: int | None) -> list[str]:
+            out = backend.generate(prompts, n=3, temperature=1.0, seed=seed, control=control)
+            assert [len(samples) for samples in out] == [3, 3]
+            return [g.text for samples in out for g in samples]
+
+        first = texts(0)
+        assert texts(0) == first and texts(1) != first
+        assert len(set(first)) > 1
+        assert len({r["seed"] for r in server.requests[:6]}) == 6  # one seed per sample
+
+
+def test_generate_works_inside_a_running_event_loop(scripted: Any, tokenizer: Any) -> None:
+    # As in Jupyter: generate() is called from code that runs inside an event loop.
+    with serve(scripted(chain_table(5)), tokenizer) as server:
+        backend = client(server, tokenizer)
+
+        async def cell() -> list[list[tr.Generation]]:
+            asyncio.get_running_loop()  # a loop is running here
+            return backend.generate([backend.prompt("q")], control=C(waits=1))
+
+        [[g]] = asyncio.run(cell())
+    assert (g.thinking, g.answer_text, g.thinking_tokens) == ("56789Wait56789", "42", 12)
+
+
+def test_an_interrupt_in_a_notebook_cancels_the_round() -> None:
+    started, cancelled = threading.Event(), threading.Event()
+
+    async def round_of_requests() -> None:
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    def stop_button() -> None:
+        # Jupyter's stop button: KeyboardInterrupt in the main thread while generate() waits.
+        if started.wait(10):
+            _thread.interrupt_main()
+
+    async def cell() -> None:
+        threading.Thread(target=stop_button, daemon=True).start()
+        run_sync(round_of_requests)
+
+    loop = asyncio.new_event_loop()  # no asyncio.run: it would turn SIGINT into a cancel
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            loop.run_until_complete(cell())
+    finally:
+        loop.close()
+    assert cancelled.is_set()
+
+
+# -- errors --------------------------------------------------------------------------------------
+
+
+def test_a_server_error_names_the_url_and_status(tiny_lm: Any, tokenizer: Any) -> None:
+    with serve(tiny_lm, tokenizer) as server:
+        backend, url = client(server, tokenizer, api_key=KEY), server.base_url
+        server.fail_next(500)
+        with pytest.raises(ServerResponseError) as err:
+            backend.generate([backend.prompt("q")], max_new_tokens=4)
+    assert err.value.status_code == 500 and err.value.base_url == url
+    assert url in str(err.value) and "HTTP 500" in str(err.value)
+    assert "log" in str(err.value) and isinstance(err.value, tr.TinyReasonError)
+    assert KEY not in str(err.value) and KEY not in repr(err.value)
+    assert err.value.__cause__ is None  # the SDK's request (headers, key) is not attached
+
+
+def test_transient_failures_are_retried(tiny_lm: Any, tokenizer: Any) -> None:
+    with serve(tiny_lm, tokenizer) as server:
+        backend = client(server, tokenizer, max_retries=2)
+        server.fail_next(503, 429)
+        [[g]] = backend.generate([backend.prompt("q")], max_new_tokens=3)
+    assert g.thinking_tokens == 3 and len(server.requests) == 1
+
+
+def test_connection_refused_is_a_clear_error(tokenizer: Any) -> None:
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    backend = OpenAIServerBackend(url, "tiny", tokenizer, api_key=KEY, max_retries=0)
+    with pytest.raises(ServerConnectionError) as err:
+        backend.generate([backend.prompt("q")], max_new_tokens=4)
+    message = str(err.value)
+    assert url in message and "running" in message and "/v1" in message
+    assert err.value.status_code is None and isinstance(err.value, ServerError)
+    assert KEY not in message and KEY not in repr(err.value)
+
+
+@pytest.mark.parametrize(
+    ("options", "status", "hint"),
+    [
+        ({"api_key": "sk-wrong-key-123"}, 401, "api_key"),
+        ({"model": "nope"}, 404, "/models"),
+    ],
+)
+def test_auth_and_model_errors_say_what_to_check(
+    tiny_lm: Any, tokenizer: Any, options: dict, status: int, hint: str
+) -> None:
+    with serve(tiny_lm, tokenizer, api_key=KEY) as server:
+        options = {"api_key": KEY, "model": "tiny", **options}
+        backend = OpenAIServerBackend(
+            server.base_url, tokenizer=tokenizer, max_retries=0, **options
+        )
+        with pytest.raises(ServerResponseError) as err:
+            backend.generate([backend.prompt("q")], max_new_tokens=4)
+    assert err.value.status_code == status and hint in str(err.value)
+    for text in (str(err.value), repr(err.value), repr(backend), str(backend.describe())):
+        assert KEY not in text and options["api_key"] not in text
+
+
+def test_the_key_comes_from_the_argument_or_the_environment(
+    monkeypatch: pytest.MonkeyPatch, tiny_lm: Any, tokenizer: Any
+) -> None:
+    with serve(tiny_lm, tokenizer, api_key=KEY) as server:
+        monkeypatch.setenv("OPENAI_API_KEY", KEY)
+        backend = client(server, tokenizer)
+        assert backend.generate([backend.prompt("q")], max_new_tokens=2)[0][0].thinking_tokens == 2
+        monkeypatch.delenv("OPENAI_API_KEY")
+        with pytest.raises(ServerResponseError, match="HTTP 401"):
+            client(server, tokenizer).generate([backend.prompt("q")], max_new_tokens=2)
+    assert KEY not in repr(backend) and KEY not in str(vars(backend))
+
+
+def test_credentials_in_the_url_are_never_shown(tokenizer: Any) -> None:
+    backend = OpenAIServerBackend(
+        "http://user:hunter2@127.0.0.1:9/v1", "tiny", tokenizer, max_retries=0
+    )
+    assert "hunter2" not in repr(backend) and "hunter2" not in str(backend.describe())
+    with pytest.raises(ServerConnectionError) as err:
+        backend.generate([backend.prompt("q")], max_new_tokens=1)
+    assert "hunter2" not in str(err.value) and "***@127.0.0.1:9" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"n": 0}, "n must be"),
+        ({"temperature": -1.0}, "temperature"),
+        ({"max_new_tokens": 0}, "max_new_tokens"),
+        ({"top_p": 0}, "top_p"),
+    ],
+)
+def test_bad_generate_arguments(tokenizer: Any, options: dict, match: str) -> None:
+    backend = OpenAIServerBackend("http://127.0.0.1:9/v1", "tiny", tokenizer)
+    with pytest.raises(tr.ConfigError, match=match):
+        backend.generate([backend.prompt("q")], **options)
+
+
+def test_bad_backend_settings(tokenizer: Any) -> None:
+    with pytest.raises(tr.ConfigError) as err:
+        OpenAIServerBackend("localhost:8000", "", tokenizer, max_concurrency=0, timeout=-1)
+    assert len(err.value.problems) == 4
+    with pytest.raises(tr.ConfigError, match="tokenizer"):
+        OpenAIServerBackend("http://127.0.0.1:9/v1", "tiny", None)
+    with pytest.raises(tr.ConfigError, match="special token"):
+        bad = tr.students.ThinkFormat("mine", "<t>", "</t>")
+        OpenAIServerBackend("http://127.0.0.1:9/v1", "tiny", tokenizer, format=bad)
+
+
+def test_registered_as_a_backend(tiny_path: Any) -> None:
+    backend = tr.backend(
+        "openai-server", base_url="http://127.0.0.1:9/v1", model="tiny", tokenizer=str(tiny_path)
+    )
+    assert isinstance(backend, OpenAIServerBackend) and isinstance(backend, tr.Backend)
+    assert backend.describe() == {
+        "backend": "openai-server",
+        "base_url": "http://127.0.0.1:9/v1",
+        "model": "tiny",
+        "format": "think-tags",
+        "max_concurrency": 16,
+        "timeout": 600.0,
+        "vllm_extras": True,
+    }
+    assert repr(backend) == (
+        "OpenAIServerBackend('http://127.0.0.1:9/v1', model='tiny', format='think-tags')"
+    )
+
+
+# -- the loopback server itself -------------------------------------------------------------------
+
+
+def test_the_server_speaks_the_completions_api(scripted: Any, tokenizer: Any) -> None:
+    with (
+        serve(scripted(chain_table(5)), tokenizer) as server,
+        openai.OpenAI(base_url=server.base_url, api_key="EMPTY", max_retries=0) as sdk,
+    ):
+        assert [m.id for m in sdk.models.list()] == ["tiny"]
+        prompt = tokenizer.encode("<think>", add_special_tokens=False)
+        base = {"model": "tiny", "prompt": prompt, "temperature": 0}
+        out = sdk.completions.create(
+            **base, max_tokens=20, extra_body={"skip_special_tokens": False}
+        )
+        # The script: 56789, then </think> (no entry after it: token 0 forever).
+        assert out.choices[0].finish_reason == "length" and out.usage.completion_tokens == 20
+        out = sdk.completions.create(**base, max_tokens=20, stop=["8"])
+        assert (out.choices[0].text, out.choices[0].finish_reason) == ("567", "stop")
+        assert out.choices[0].model_extra["stop_reason"] == "8"
+        assert out.usage.completion_tokens == 4  # the token that matched counts
+        out = sdk.completions.create(
+            **base, max_tokens=20, stop=["8"], extra_body={"include_stop_str_in_output": True}
+        )
+        assert out.choices[0].text == "5678"
+        end = tokenizer.convert_tokens_to_ids("</think>")
+        out = sdk.completions.create(
+            **base,
+            max_tokens=20,
+            extra_body={"stop_token_ids": [end], "return_token_ids": True, "min_tokens": 0},
+        )
+        choice = out.choices[0]
+        assert (choice.text, choice.finish_reason, choice.model_extra["stop_reason"]) == (
+            "56789",
+            "stop",
+            end,
+        )
+        assert choice.model_extra["token_ids"][-1] == end
+        out = sdk.completions.create(
+            **base, max_tokens=3, n=2, logit_bias={str(tokenizer.convert_tokens_to_ids("5")): -100}
+        )
+        assert len(out.choices) == 2 and not out.choices[0].text.startswith("5")
+        assert out.usage.completion_tokens == 6
+        with pytest.raises(openai.BadRequestError, match="max_tokens"):
+            sdk.completions.create(**base, max_tokens=0)
+        with pytest.raises(openai.NotFoundError, match="does not exist"):
+            sdk.completions.create(model="other", prompt=prompt, max_tokens=1)
+
+
+def test_min_tokens_holds_off_the_stop(scripted: Any, tokenizer: Any) -> None:
+    with (
+        serve(scripted(chain_table(5, "<|im_end|>")), tokenizer) as server,
+        openai.OpenAI(base_url=server.base_url, api_key="EMPTY", max_retries=0) as sdk,
+    ):
+        prompt = tokenizer.encode("<think>", add_special_tokens=False)
+        out = sdk.completions.create(model="tiny", prompt=prompt, max_tokens=20, temperature=0)
+        assert (out.choices[0].text, out.usage.completion_tokens) == ("56789", 6)
+        out = sdk.completions.create(
+            model="tiny", prompt=prompt, max_tokens=8, temperature=0, extra_body={"min_tokens": 7}
+        )
+        assert (out.choices[0].finish_reason, out.usage.completion_tokens) == ("length", 8)
