@@ -12,6 +12,12 @@ from .hookspecs import Register, hookimpl
 def register_teachers(register: Register) -> None:
     register("fake", "tinyreason.testing.fakes:FakeTeacher")
     register("arithmetic", "tinyreason.demo.task:ArithmeticTeacher")
+    register("fake-api", "tinyreason.testing.fake_provider:FakeProviderTeacher")
+    register("gemini", "tinyreason.teachers.gemini:GeminiTeacher")
+    register("deepseek", "tinyreason.teachers.deepseek:DeepSeekTeacher")
+    register("anthropic", "tinyreason.teachers.anthropic:AnthropicTeacher")
+    register("openai-compatible", "tinyreason.teachers.openai_compatible:OpenAICompatibleTeacher")
+    register("local", "tinyreason.teachers.local:LocalTeacher")
 
 
 @hookimpl
@@ -52,3 +58,5 @@ def register_scalers(register: Register) -> None:
 @hookimpl
 def register_backends(register: Register) -> None:
     register("transformers", "tinyreason.scaling.transformers_backend:TransformersBackend")
+    register("openai-server", "tinyreason.scaling.openai_backend:OpenAIServerBackend")
+    register("vllm", "tinyreason.scaling.vllm_backend:VLLMBackend")

@@ -10,7 +10,21 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["CHAT_TEMPLATE", "FakeCall", "FakeReply", "FakeTeacher", "tiny_model", "tiny_tokenizer"]
+__all__ = [
+    "CHAT_TEMPLATE",
+    "CompletionsServer",
+    "FakeCall",
+    "FakeClock",
+    "FakeProvider",
+    "FakeProviderTeacher",
+    "FakeReply",
+    "FakeStats",
+    "FakeTeacher",
+    "ProviderServer",
+    "ScriptedReply",
+    "tiny_model",
+    "tiny_tokenizer",
+]
 
 # name -> submodule; loaded on first use, so importing this package stays torch-free.
 _LAZY = {
@@ -20,6 +34,13 @@ _LAZY = {
     "FakeCall": "fakes",
     "FakeReply": "fakes",
     "FakeTeacher": "fakes",
+    "FakeClock": "fake_provider",
+    "FakeProvider": "fake_provider",
+    "FakeProviderTeacher": "fake_provider",
+    "FakeStats": "fake_provider",
+    "CompletionsServer": "completions_server",
+    "ProviderServer": "provider_server",
+    "ScriptedReply": "provider_server",
 }
 
 

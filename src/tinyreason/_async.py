@@ -1,0 +1,100 @@
+"""Run a coroutine to completion from synchronous code, even where an event loop already runs.
+
+Jupyter (and IPython with autoawait, and some web frameworks) run an event loop in the main
+thread, so ``asyncio.run`` fails there with "cannot be called from a running event loop". Rather
+than patching the loop (``nest_asyncio`` changes global state and breaks other libraries), we run
+the coroutine in a fresh thread with its own loop and wait for it. The caller's loop is blocked
+meanwhile, exactly as it is during any long synchronous cell.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+__all__ = ["run_sync"]
+
+T = TypeVar("T")
+
+
+def run_sync(coro_factory: Callable[[], Awaitable[T]]) -> T:
+    """Run ``coro_factory()`` to completion and return its result (or raise its exception).
+
+    Without a running loop in this thread it is ``asyncio.run``. With one (Jupyter), the coroutine
+    runs in a new thread with a new loop. A factory, not a coroutine, is taken so that the
+    coroutine (and any client objects it makes, which bind to a loop) is created in the thread
+    that runs it.
+
+    Ctrl-C while waiting cancels the coroutine (so it can clean up and save what finished), then
+    re-raises ``KeyboardInterrupt``.
+
+    Args:
+        coro_factory: A callable returning an awaitable, e.g. ``lambda: main(x)``.
+
+    Returns:
+        What the awaitable returned.
+
+    Example:
+        >>> import asyncio
+        >>> async def answer() -> int:
+        ...     await asyncio.sleep(0)
+        ...     return 42
+        >>> run_sync(answer)
+        42
+        >>> async def in_a_notebook() -> int:  # a loop already runs, as in Jupyter
+        ...     return run_sync(answer)
+        >>> asyncio.run(in_a_notebook())
+        42
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_as_coroutine(coro_factory))
+    return _run_in_thread(coro_factory)
+
+
+async def _as_coroutine(coro_factory: Callable[[], Awaitable[T]]) -> T:
+    return await coro_factory()
+
+
+def _run_in_thread(coro_factory: Callable[[], Awaitable[T]]) -> T:
+    outcome: dict[str, Any] = {}
+    started = threading.Event()
+
+    def target() -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            task = loop.create_task(_as_coroutine(coro_factory))
+            outcome["loop"], outcome["task"] = loop, task
+            started.set()
+            outcome["result"] = loop.run_until_complete(task)
+        except BaseException as exc:  # handed to the caller's thread, re-raised there
+            outcome["error"] = exc
+        finally:
+            started.set()
+            try:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
+
+    thread = threading.Thread(target=target, name="tinyreason-run-sync", daemon=True)
+    thread.start()
+    try:
+        thread.join()
+    except KeyboardInterrupt:
+        # Ask the coroutine to stop (it saves what finished), wait for it, then re-raise.
+        started.wait()
+        loop, task = outcome.get("loop"), outcome.get("task")
+        if loop is not None and task is not None:
+            # RuntimeError: the loop closed meanwhile, so the coroutine had already finished.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(task.cancel)
+        thread.join()
+        raise
+    if "error" in outcome:
+        error = outcome["error"]
+        raise error
+    return outcome["result"]

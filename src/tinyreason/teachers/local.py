@@ -1,0 +1,239 @@
+"""The ``local`` provider: a ``transformers`` model on this machine as the teacher.
+
+It generates through :class:`~tinyreason.scaling.TransformersBackend`, the backend the test-time
+scalers use, so prompts, think delimiters and thinking budgets mean the same thing when a model
+teaches as when it is evaluated. Generation runs in a worker thread (the event loop stays free for
+the engine) and one call at a time (a model is not safe to share between threads, and two
+concurrent ``generate`` calls on one CPU or GPU would only compete).
+
+torch and transformers are imported on the first call, never by ``import tinyreason``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import threading
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ..records import Usage
+from .base import Provider, ProviderError, TeacherReply, TeacherRequest
+from .teacher import ProviderTeacher
+
+__all__ = ["LocalProvider", "LocalTeacher"]
+
+#: Tokens per reply when a request sets no ``max_tokens``.
+DEFAULT_MAX_NEW_TOKENS = 4096
+
+
+class LocalProvider:
+    """Answers requests with a local causal LM, one at a time, in a worker thread.
+
+    Args:
+        model: A model folder or hub name, a loaded ``PreTrainedModel``, or a ready backend (any
+            object with ``prompt``, ``generate``, ``format`` and ``tokenizer``, such as a
+            :class:`~tinyreason.scaling.TransformersBackend`).
+        tokenizer: The tokenizer, or where to load it from; None: the model's own.
+        format: The student format whose delimiters the model thinks between (``"think-tags"``:
+            ``<think>...</think>``, as R1-style open models do).
+        device: Where to run (``"cpu"``, ``"cuda"``); None: CUDA when there is one.
+        dtype: ``"bfloat16"``, ``"float32"``, ``"auto"``...; None keeps the default.
+
+    Settings read from each request (all optional): ``temperature`` (0: greedy), ``top_p``,
+    ``max_output_tokens`` (new tokens, thinking and answer together; default 4,096),
+    ``thinking_budget`` (thinking tokens at most; then the end of thinking is forced, as budget
+    forcing does), ``seed``.
+
+    Example:
+        >>> import asyncio
+        >>> import tinyreason as tr
+        >>> provider = LocalProvider(tr.testing.tiny_model())  # doctest: +SKIP
+        >>> request = TeacherRequest("p1", "What is 6 * 7?", "tiny", settings={"max_tokens": 8})
+        >>> asyncio.run(provider.complete(request)).thinking_kind  # doctest: +SKIP
+        'raw'
+    """
+
+    name = "local"
+    thinking_kind = "raw"
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        tokenizer: Any = None,
+        format: Any = "think-tags",
+        device: str | None = None,
+        dtype: str | None = None,
+    ):
+        self._source, self._tokenizer, self._format = model, tokenizer, format
+        self._device, self._dtype = device, dtype
+        self._backend: Any = model if _is_backend(model) else None
+        # Serialises model calls: worker threads queue here, one generate() at a time.
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"LocalProvider(name={self.name!r}, model={self.model_name!r})"
+
+    @property
+    def model_name(self) -> str:
+        """The model's name or path, as recorded in traces."""
+        source = self._source
+        if isinstance(source, (str, Path)):
+            return str(source)
+        inner = getattr(source, "model", source)
+        return str(getattr(inner, "name_or_path", "") or type(inner).__name__)
+
+    async def aclose(self) -> None:
+        """Drop the model (its memory is freed once nothing else holds it)."""
+        # In a thread: a call that timed out may still hold the lock, and the loop must not block.
+        await asyncio.to_thread(self._drop)
+
+    def _drop(self) -> None:
+        with self._lock:
+            if not _is_backend(self._source):
+                self._backend = None
+
+    async def complete(self, request: TeacherRequest) -> TeacherReply:
+        """Generate one reply in a worker thread."""
+        return await asyncio.to_thread(self._complete, request)
+
+    def _load(self) -> Any:
+        if self._backend is None:
+            from ..scaling.transformers_backend import TransformersBackend
+
+            self._backend = TransformersBackend(
+                self._source,
+                tokenizer=self._tokenizer,
+                format=self._format,
+                device=self._device,
+                dtype=self._dtype,
+                batch_size=1,
+                progress=False,
+            )
+        return self._backend
+
+    def _complete(self, request: TeacherRequest) -> TeacherReply:
+        settings = request.settings
+        with self._lock:
+            backend = self._load()
+            fmt = backend.format
+            if request.system:  # the format renders the system message into the chat template
+                if not dataclasses.is_dataclass(fmt) or not hasattr(fmt, "system_prompt"):
+                    raise ProviderError(
+                        f"{self.name}: the format {getattr(fmt, 'name', fmt)!r} cannot take a "
+                        "system prompt; use a tinyreason ThinkFormat or drop system=.",
+                        reason="bad_request",
+                        retryable=False,
+                    )
+                fmt = dataclasses.replace(fmt, system_prompt=request.system)
+            prompt = fmt.prompt(backend.tokenizer, request.question)
+            control = None
+            if settings.get("thinking_budget") is not None:
+                from ..scaling.control import ThinkingControl
+
+                control = ThinkingControl(max_thinking=int(settings["thinking_budget"]))
+            options: dict[str, Any] = {
+                "n": 1,
+                "temperature": float(settings.get("temperature") or 0.0),
+                "max_new_tokens": int(settings.get("max_output_tokens") or DEFAULT_MAX_NEW_TOKENS),
+                "control": control,
+                "seed": settings.get("seed"),
+            }
+            if settings.get("top_p") is not None:
+                options["top_p"] = float(settings["top_p"])
+            [[generation]] = backend.generate([prompt], **options)
+            prompt_tokens = len(backend.tokenizer.encode(prompt, add_special_tokens=False))
+        thinking, answer = generation.thinking.strip(), generation.answer_text.strip()
+        if not thinking and not answer:
+            raise ProviderError(
+                f"{self.name}: the model generated no text (finish_reason "
+                f"{generation.finish_reason!r}).",
+                reason="empty",
+                retryable=True,
+            )
+        return TeacherReply(
+            thinking=thinking,
+            answer=answer,
+            thinking_kind=self.thinking_kind,
+            finish_reason="length" if generation.finish_reason == "length" else "stop",
+            usage=Usage(
+                input_tokens=prompt_tokens,
+                output_tokens=generation.answer_tokens,
+                thinking_tokens=generation.thinking_tokens,
+            ),
+            model=self.model_name,
+        )
+
+
+def _is_backend(obj: Any) -> bool:
+    return all(hasattr(obj, name) for name in ("prompt", "generate", "format", "tokenizer"))
+
+
+@dataclasses.dataclass(frozen=True)
+class LocalTeacher(ProviderTeacher):
+    """Distil from a ``transformers`` model on this machine (``tr.teacher("local")``).
+
+    ``model`` is a model folder or a hub name (with ``HF_HUB_OFFLINE=1``, one already in the
+    cache); it is loaded on the first call of each run. No key, no bill. Calls run one at a time
+    (``concurrency`` defaults to 1: more only queues calls, and a queued call's wait counts
+    against its ``timeout``). ``thinking_budget`` caps thinking tokens by forcing the end of
+    thinking, as budget forcing does; ``max_output_tokens`` caps new tokens (default 4,096).
+
+    Args:
+        tokenizer: Where to load the tokenizer from; None: the model's folder.
+        format: The student format the model thinks in (``"think-tags"``: ``<think>...</think>``,
+            as R1-style open models do; ``"qwen-s1"``). Part of the cache key.
+        device: ``"cpu"``, ``"cuda"``...; None: CUDA when there is one.
+        dtype: ``"bfloat16"``, ``"float32"``, ``"auto"``...; None keeps the default.
+
+    Example:
+        >>> import tinyreason as tr
+        >>> teacher = tr.teacher("local", model="path/to/model", thinking_budget=512)
+        >>> teacher.settings()
+        {'thinking_budget': 512, 'format': 'think-tags'}
+        >>> traces = teacher.distill(problems)  # doctest: +SKIP
+
+    Note:
+        The cache key holds the model's *name*: after retraining a model in the same folder, pass
+        ``cache=`` a new file (or ``refresh="all"``) so old replies are not reused.
+    """
+
+    name: ClassVar[str] = "local"
+    api_key_env: ClassVar[tuple[str, ...]] = ()
+    needs_key: ClassVar[bool] = False
+
+    concurrency: int = 1
+    tokenizer: str | None = None
+    format: str = "think-tags"
+    device: str | None = None
+    dtype: str | None = None
+
+    def _check_fields(self) -> list[str]:
+        problems = super()._check_fields()
+        if self.model is not None and not isinstance(self.model, (str, Path)):
+            problems.append(
+                "LocalTeacher(model=...) takes a folder or a hub name; to use a loaded model, "
+                "build a tinyreason.teachers.local.LocalProvider with it."
+            )
+        if not isinstance(self.format, str) or not self.format:
+            problems.append(f"format must be a student format's name, got {self.format!r}")
+        return problems
+
+    def settings(self) -> dict[str, Any]:
+        """The base settings plus ``format`` (and ``tokenizer`` when set): both shape the prompt."""
+        values = super().settings()
+        values["format"] = self.format
+        if self.tokenizer is not None:
+            values["tokenizer"] = str(self.tokenizer)
+        return values
+
+    def make_provider(self) -> Provider:
+        """A :class:`LocalProvider`; the model loads on its first call."""
+        return LocalProvider(
+            str(self.model),
+            tokenizer=self.tokenizer,
+            format=self.format,
+            device=self.device,
+            dtype=self.dtype,
+        )

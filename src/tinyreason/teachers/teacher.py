@@ -1,0 +1,568 @@
+"""``ProviderTeacher``: the base of every API (and local-model) teacher.
+
+A provider's teacher is a small frozen dataclass that names its provider and builds a
+:class:`~tinyreason.teachers.base.Provider`; everything else (keys, settings, the cache,
+estimates, budgets, the engine, the Dataset) is inherited from here::
+
+    @dataclass(frozen=True)
+    class GeminiTeacher(ProviderTeacher):
+        name: ClassVar[str] = "gemini"
+        api_key_env: ClassVar[tuple[str, ...]] = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+
+        def make_provider(self) -> Provider:
+            from .gemini import GeminiProvider  # the SDK is imported only when used
+            return GeminiProvider(api_key=self.resolve_api_key(), model=self.model, ...)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .._async import run_sync
+from ..data import as_problems, to_dataset
+from ..errors import ConfigError
+from ..records import THINKING_KINDS, Problem, Trace
+from .base import Provider, TeacherRequest
+from .cache import CacheEntry, ReplyCache, check_refresh, default_cache_path
+from .engine import EngineSettings, TeacherEngine
+from .pricing import Estimate, ModelTable, Price, load_models, make_estimate
+from .summary import Outcome, RunStopped, RunSummary
+
+if TYPE_CHECKING:
+    from datasets import Dataset
+
+logger = logging.getLogger("tinyreason.teachers")
+
+__all__ = ["CacheArg", "ProviderTeacher", "RunStopped", "RunSummary"]
+
+#: What ``cache=`` takes: a path, a :class:`ReplyCache`, None (the default file) or False (none).
+CacheArg = str | Path | ReplyCache | bool | None
+
+#: Output + thinking tokens assumed per call before any reply says otherwise.
+DEFAULT_EXPECTED_OUTPUT_TOKENS = 4_000
+#: Assumed for the "high" estimate when no max_output_tokens is set.
+DEFAULT_HIGH_OUTPUT_TOKENS = 32_768
+#: Answer tokens assumed on top of a thinking budget, for the "high" estimate.
+ANSWER_ALLOWANCE_TOKENS = 2_000
+#: Replies of a model that must be in the cache before their mean length is trusted.
+MIN_OBSERVED_REPLIES = 5
+
+
+@dataclass(frozen=True)
+class ProviderTeacher:
+    """A teacher that distils through a provider's API, with caching, limits, retries and costs.
+
+    Subclasses (frozen dataclasses too) set ``name`` (the provider, as in ``models.json``),
+    optionally ``api_key_env`` (else the data file's) and ``needs_key``, and implement
+    :meth:`make_provider`. They may add fields, extend :meth:`settings` with any field that
+    changes the replies, and extend ``_check_fields()`` (call ``super()``, append messages) to
+    validate them: every problem is reported at once in one ConfigError.
+
+    Args:
+        model: The model; None takes this provider's default from the data file.
+        api_key: The API key; None reads it from the provider's environment variable(s). Kept out
+            of reprs, the cache, logs, the Dataset and error messages.
+        base_url: Another endpoint (a proxy, a compatible server).
+        system_prompt: A system prompt for every question.
+        temperature: Sampling temperature (None: the provider's default).
+        max_output_tokens: Cap on generated tokens (thinking included where the provider counts
+            it so). Not part of the cache key: see :meth:`distill`.
+        thinking_budget: Cap on thinking tokens, where the provider takes one. Not in the key.
+        concurrency: Calls in flight at most.
+        requests_per_minute: RPM limit (None: no pacing; 429s are still retried).
+        tokens_per_minute: TPM limit (input + output + thinking).
+        max_retries: Retries for 429, 5xx, timeouts and dropped connections.
+        timeout: Seconds a call may take before it is a (retryable) timeout.
+        retry_base_delay: Backoff before the first retry (doubled each time, with full jitter).
+        retry_max_delay: The backoff's ceiling.
+        prices: Price overrides: ``{model: {"input": .., "output": .., "thinking": ..}}`` in USD
+            per 1M tokens, a mapping in ``models.json``'s format, or a JSON file path.
+
+    Example:
+        >>> import tinyreason as tr
+        >>> teacher = tr.testing.FakeProviderTeacher(api_key="k-123", concurrency=4)
+        >>> teacher  # doctest: +ELLIPSIS
+        FakeProviderTeacher(model='fake-reasoner', base_url=None, ...)
+        >>> ds = teacher.distill([tr.Problem("p1", "What is 6 * 7?")], cache=False, progress=False)
+        >>> ds[0]["teacher"], ds[0]["error"], teacher.last_summary.requests
+        ('fake-api', None, 1)
+    """
+
+    name: ClassVar[str] = ""
+    #: Environment variables holding the key, tried in order (empty: take the data file's).
+    api_key_env: ClassVar[tuple[str, ...]] = ()
+    #: False for teachers that need no key (a local model).
+    needs_key: ClassVar[bool] = True
+    #: Settings that bound the output's length: left out of the cache key, so that raising them
+    #: and passing ``refresh=("truncated",)`` re-asks only the truncated replies.
+    budget_settings: ClassVar[frozenset[str]] = frozenset({"max_output_tokens", "thinking_budget"})
+
+    model: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    base_url: str | None = None
+    system_prompt: str | None = None
+    temperature: float | None = None
+    max_output_tokens: int | None = None
+    thinking_budget: int | None = None
+    concurrency: int = 16
+    requests_per_minute: float | None = None
+    tokens_per_minute: float | None = None
+    max_retries: int = 6
+    timeout: float = 600.0
+    retry_base_delay: float = 1.0
+    retry_max_delay: float = 60.0
+    prices: Mapping[str, Any] | str | Path | None = field(default=None, repr=False, hash=False)
+    last_summary: RunSummary | None = field(
+        default=None, init=False, repr=False, compare=False, hash=False
+    )
+
+    # -- construction --------------------------------------------------------------------------
+
+    def __post_init__(self) -> None:
+        if isinstance(self.model, os.PathLike):  # a local model's folder
+            object.__setattr__(self, "model", os.fspath(self.model))
+        models = load_models(self.prices)
+        object.__setattr__(self, "_models", models)
+        problems = self._check_fields()
+        if self.model is None:
+            default = models.provider(self.name).default_model
+            if default is None:
+                problems.append(
+                    f"{type(self).__name__} has no default model: pass model=... (the model's "
+                    "name as the provider spells it)."
+                )
+            object.__setattr__(self, "model", default)
+        if problems:
+            raise ConfigError(problems)
+        models.warn_if_unpriced(self.name, self.model, stacklevel=3)  # type: ignore[arg-type]
+
+    def _check_fields(self) -> list[str]:
+        problems = []
+        if not self.name:
+            problems.append(f"{type(self).__name__} must set the class attribute name.")
+        if self.model is not None and (not isinstance(self.model, str) or not self.model.strip()):
+            problems.append(f"model must be a non-empty string or None, got {self.model!r}")
+
+        def check(name: str, low: float, whole: bool = False, optional: bool = True) -> None:
+            value = getattr(self, name)
+            if value is None and optional:
+                return
+            bad = isinstance(value, bool) or not isinstance(value, (int, float))
+            bad = bad or (whole and not isinstance(value, int)) or not math.isfinite(value)
+            if bad or value < low:
+                kind = "a whole number" if whole else "a number"
+                problems.append(f"{name} must be {kind} >= {low:g}, got {value!r}")
+
+        check("temperature", 0)
+        check("max_output_tokens", 1, whole=True)
+        check("thinking_budget", 0, whole=True)
+        check("concurrency", 1, whole=True, optional=False)
+        check("requests_per_minute", 1e-9)
+        check("tokens_per_minute", 1e-9)
+        check("max_retries", 0, whole=True, optional=False)
+        check("timeout", 1e-9, optional=False)
+        check("retry_base_delay", 0, optional=False)
+        check("retry_max_delay", 0, optional=False)
+        return problems
+
+    # -- what subclasses provide ---------------------------------------------------------------
+
+    def make_provider(self) -> Provider:
+        """Build the provider that makes the calls (called once per run, inside its loop)."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement make_provider() -> Provider"
+        )
+
+    def settings(self) -> dict[str, Any]:
+        """The settings that change the replies (they go into each request and its cache key).
+
+        Unset (None) settings are left out, so adding an optional setting later does not change
+        existing keys. Concurrency, limits, retries, timeouts and the key never belong here.
+
+        Example:
+            >>> import tinyreason as tr
+            >>> tr.testing.FakeProviderTeacher(temperature=0.6, concurrency=64).settings()
+            {'temperature': 0.6}
+        """
+        values = {
+            "temperature": self.temperature,
+            "max_output_tokens": self.max_output_tokens,
+            "thinking_budget": self.thinking_budget,
+        }
+        return {k: v for k, v in values.items() if v is not None}
+
+    # -- keys ----------------------------------------------------------------------------------
+
+    @property
+    def models(self) -> ModelTable:
+        """The data file with this teacher's price overrides."""
+        return self._models  # type: ignore[attr-defined,no-any-return]
+
+    def key_env_vars(self) -> tuple[str, ...]:
+        """The environment variables the key is read from, in order."""
+        return self.api_key_env or self.models.provider(self.name).api_key_env
+
+    def resolve_api_key(self) -> str | None:
+        """The API key: ``api_key=``, else the first set environment variable.
+
+        Raises:
+            ConfigError: a key is needed and none is set (the message names the variables).
+        """
+        if self.api_key is not None:
+            if not isinstance(self.api_key, str) or not self.api_key.strip():
+                raise ConfigError(f"{type(self).__name__}(api_key=...) is empty.")
+            return self.api_key
+        for var in self.key_env_vars():
+            value = os.environ.get(var, "").strip()
+            if value:
+                return value
+        if not self.needs_key:
+            return None
+        names = self.key_env_vars()
+        where = (
+            f"set {' or '.join('$' + n for n in names)} (e.g. export {names[0]}=...)"
+            if names
+            else "pass api_key=..."
+        )
+        raise ConfigError(
+            f"{type(self).__name__} needs an API key for {self.name}: {where}, or pass "
+            "api_key=... when you build the teacher."
+        )
+
+    def _key_hint(self) -> str:
+        if self.api_key is not None:
+            return f"Check the api_key= given to {type(self).__name__}."
+        for var in self.key_env_vars():
+            if os.environ.get(var, "").strip():
+                return f"Check ${var} (it is the key that was used), or pass api_key=...."
+        return "Check the API key."
+
+    # -- requests ------------------------------------------------------------------------------
+
+    def requests(self, problems: Sequence[Problem]) -> list[tuple[str, TeacherRequest]]:
+        """One ``(cache_key, request)`` per problem, in order."""
+        settings = self.settings()
+        pairs = []
+        for p in problems:
+            request = TeacherRequest(p.id, p.question, self.model, self.system_prompt, settings)  # type: ignore[arg-type]
+            pairs.append((self.cache_key(request), request))
+        return pairs
+
+    def cache_key(self, request: TeacherRequest) -> str:
+        """The request's cache key: provider, model, prompt, settings, but not the budgets."""
+        keyed = {k: v for k, v in request.settings.items() if k not in self.budget_settings}
+        return replace(request, settings=keyed).cache_key(self.name)
+
+    # -- estimate ------------------------------------------------------------------------------
+
+    def estimate(
+        self,
+        problems: Any,
+        *,
+        cache: CacheArg = None,
+        refresh: Any = (),
+        expected_output_tokens: int | None = None,
+    ) -> Estimate:
+        """What distilling ``problems`` would cost: tokens and dollars, low / expected / high.
+
+        Questions already in the cache cost nothing (an existing cache is read, never created).
+
+        Args:
+            problems: A Dataset, a list of :class:`~tinyreason.Problem` or row dicts.
+            cache: The cache :meth:`distill` would use.
+            refresh: As in :meth:`distill`: cached entries that would be asked again.
+            expected_output_tokens: Output + thinking tokens per call for "expected"; default:
+                the mean of this model's cached replies, else 4,000 (capped by
+                ``max_output_tokens``).
+
+        Example:
+            >>> import tinyreason as tr
+            >>> teacher = tr.testing.FakeProviderTeacher(max_output_tokens=1000)
+            >>> e = teacher.estimate([tr.Problem("p1", "What is 6 * 7?")], cache=False)
+            >>> e.to_call, e.tokens_high, e.usd_high
+            (1, 1012, 0.002012)
+        """
+        items = as_problems(problems)
+        pairs = self.requests(items)
+        store, owned = self._open_cache(cache, create=False)
+        try:
+            return self._estimate(
+                items, pairs, store, check_refresh(refresh), expected_output_tokens
+            )
+        finally:
+            if owned and store is not None:
+                store.close()
+
+    def _expected_output_tokens(self, store: ReplyCache | None) -> tuple[int, str]:
+        expected, why = DEFAULT_EXPECTED_OUTPUT_TOKENS, "a default"
+        if store is not None:
+            mean, n = store.mean_output_tokens(self.name, self.model)  # type: ignore[arg-type]
+            if n >= MIN_OBSERVED_REPLIES:
+                expected, why = max(1, round(mean)), f"the mean of {n:,} cached replies"
+        if self.max_output_tokens is not None and expected > self.max_output_tokens:
+            expected, why = self.max_output_tokens, "max_output_tokens"
+        return expected, why
+
+    def _estimate(
+        self,
+        items: Sequence[Problem],
+        pairs: Sequence[tuple[str, TeacherRequest]],
+        store: ReplyCache | None,
+        refresh: frozenset[str],
+        expected_output_tokens: int | None,
+    ) -> Estimate:
+        unique = dict(pairs)
+        cached: dict[str, CacheEntry] = {}
+        if store is not None:
+            cached = {k: e for k, e in store.get_many(unique).items() if not e.matches(refresh)}
+        if expected_output_tokens is not None:
+            expected, why = expected_output_tokens, "given"
+        else:
+            expected, why = self._expected_output_tokens(store)
+        if self.max_output_tokens is not None:
+            high, high_why = self.max_output_tokens, "max_output_tokens"
+        elif self.thinking_budget is not None:
+            high = self.thinking_budget + ANSWER_ALLOWANCE_TOKENS
+            high_why = f"thinking_budget + {ANSWER_ALLOWANCE_TOKENS:,} answer tokens"
+        else:
+            high, high_why = DEFAULT_HIGH_OUTPUT_TOKENS, "no max_output_tokens set"
+        to_call = [r for k, r in unique.items() if k not in cached]
+        return make_estimate(
+            self.name,
+            self.model,  # type: ignore[arg-type]
+            prompts=[(r.system or "") + r.question for r in to_call],
+            problems=len(items),
+            unique=len(unique),
+            cached=len(unique) - len(to_call),
+            price=self.models.price(self.name, self.model),  # type: ignore[arg-type]
+            expected_output_tokens=expected,
+            high_output_tokens=max(high, expected),
+            assumptions=(
+                f"prompt tokens ~ characters / 4; expected: {expected:,} output + thinking "
+                f"tokens per call ({why}); high: {max(high, expected):,} per call ({high_why})"
+            ),
+        )
+
+    # -- distil --------------------------------------------------------------------------------
+
+    def distill(
+        self,
+        problems: Any,
+        *,
+        cache: CacheArg = None,
+        max_cost_usd: float | None = None,
+        refresh: Any = (),
+        progress: bool = True,
+    ) -> Dataset:
+        """Ask the teacher every problem; one trace row per problem (failures included).
+
+        Works in scripts and in Jupyter (where an event loop already runs: the run then happens
+        in a helper thread). Inside your own async code, ``await`` :meth:`adistill` instead.
+
+        Args:
+            problems: A Dataset, a list of :class:`~tinyreason.Problem` or row dicts.
+            cache: Where replies are kept: a file path; None (default) for the shared file
+                :func:`~tinyreason.teachers.cache.default_cache_path` (``$TINYREASON_CACHE``);
+                a :class:`ReplyCache`; or False for a temporary one deleted afterwards. Re-running
+                makes no request for what is cached; a killed run resumes where it stopped.
+            max_cost_usd: Stop starting calls once this much (new spend, in USD) would be passed;
+                the rest get ``error="budget: ..."`` and a re-run with a higher cap resumes them.
+            refresh: Ask these cached entries again: ``"truncated"``, ``"failed"``, a failure
+                reason (``"timeout"``, ``"safety"``...) or ``"all"``. The output budgets are not
+                in the cache key, so raising ``max_output_tokens`` with ``refresh=("truncated",)``
+                re-asks only the truncated replies.
+            progress: Show a progress bar with the spend so far and the projected total, then the
+                run summary.
+
+        Returns:
+            A Dataset in the s1K schema plus the teacher columns; identical questions are asked
+            once and share their reply. :attr:`last_summary` holds the :class:`RunSummary`.
+
+        Raises:
+            DataError: no problems, or a problem without a question.
+            ConfigError: a missing key (naming its variable), a bad ``refresh``, a cap without a
+                price, or a cap below the least the run can cost.
+            RunStopped: the key was rejected (or the provider failed unexpectedly) mid-run; what
+                finished is saved in the cache.
+        """
+        plan = self._prepare(problems, cache, max_cost_usd, refresh)
+        try:
+            outcomes = run_sync(lambda: self._execute(plan, progress))
+            return self._dataset(plan, outcomes, progress)
+        finally:
+            plan.close()
+
+    async def adistill(
+        self,
+        problems: Any,
+        *,
+        cache: CacheArg = None,
+        max_cost_usd: float | None = None,
+        refresh: Any = (),
+        progress: bool = True,
+    ) -> Dataset:
+        """:meth:`distill` for async code: ``ds = await teacher.adistill(problems)``."""
+        plan = self._prepare(problems, cache, max_cost_usd, refresh)
+        try:
+            outcomes = await self._execute(plan, progress)
+            return self._dataset(plan, outcomes, progress)
+        finally:
+            plan.close()
+
+    def _open_cache(
+        self, cache: CacheArg, *, create: bool = True
+    ) -> tuple[ReplyCache | None, bool]:
+        if isinstance(cache, ReplyCache):
+            return cache, False
+        if cache is False:
+            return (ReplyCache.temporary() if create else None), True
+        if cache is None or cache is True:
+            cache = default_cache_path()
+        if not isinstance(cache, (str, Path)):
+            raise ConfigError(
+                f"cache= must be a file path, a ReplyCache, None or False, got {cache!r}"
+            )
+        if not create and not Path(cache).expanduser().exists():
+            return None, True
+        return ReplyCache(cache), True
+
+    def _prepare(
+        self, problems: Any, cache: CacheArg, max_cost_usd: float | None, refresh: Any
+    ) -> _Plan:
+        items = as_problems(problems)  # empty input, a missing question: DataError here
+        chosen = check_refresh(refresh)
+        api_key = self.resolve_api_key()  # a missing key fails before anything else happens
+        price = self.models.price(self.name, self.model)  # type: ignore[arg-type]
+        if max_cost_usd is not None:
+            if (
+                isinstance(max_cost_usd, bool)
+                or not isinstance(max_cost_usd, (int, float))
+                or not max_cost_usd >= 0
+            ):
+                raise ConfigError(f"max_cost_usd must be a number >= 0, got {max_cost_usd!r}")
+            if price is None:
+                raise ConfigError(
+                    f"max_cost_usd needs a price for {self.name} model {self.model!r}, and the "
+                    "data file has none: pass prices={model: {'input': USD_per_1M, 'output': "
+                    "..., 'thinking': ...}} to the teacher."
+                )
+        pairs = self.requests(items)
+        store, owned = self._open_cache(cache)
+        assert store is not None
+        plan = _Plan(items, pairs, store, owned, chosen, api_key, price, max_cost_usd)
+        try:
+            plan.expected_output_tokens = self._expected_output_tokens(store)[0]
+            if max_cost_usd is not None:
+                estimate = self._estimate(items, pairs, store, chosen, None)
+                if estimate.usd_low is not None and max_cost_usd < estimate.usd_low:
+                    raise ConfigError(
+                        f"max_cost_usd=${max_cost_usd:,.4f} is below the least this run can cost: "
+                        f"${estimate.usd_low:,.4f} for the prompts of its {estimate.to_call:,} "
+                        f"uncached questions alone (expected ~${estimate.usd_expected:,.2f}, at "
+                        f"most ~${estimate.usd_high:,.2f}). Raise the cap, or distil fewer "
+                        "problems; teacher.estimate(problems) shows the details."
+                    )
+        except BaseException:
+            plan.close()
+            raise
+        return plan
+
+    async def _execute(self, plan: _Plan, progress: bool) -> dict[str, Outcome]:
+        provider = self.make_provider()
+        engine = TeacherEngine(
+            provider,
+            provider_name=self.name,
+            model=self.model,  # type: ignore[arg-type]
+            cache=plan.cache,
+            settings=EngineSettings(
+                concurrency=self.concurrency,
+                requests_per_minute=self.requests_per_minute,
+                tokens_per_minute=self.tokens_per_minute,
+                max_retries=self.max_retries,
+                timeout=self.timeout,
+                retry_base_delay=self.retry_base_delay,
+                retry_max_delay=self.retry_max_delay,
+                expected_output_tokens=plan.expected_output_tokens,
+                max_output_tokens=self.max_output_tokens,
+            ),
+            price=plan.price,
+            max_cost_usd=plan.max_cost_usd,
+            secrets=[plan.api_key] if plan.api_key else [],
+            key_hint=self._key_hint(),
+            progress=progress,
+        )
+        try:
+            return await engine.run(plan.pairs, refresh=plan.refresh)
+        finally:
+            object.__setattr__(self, "last_summary", engine.summary)
+            try:
+                await provider.aclose()
+            except Exception as exc:  # closing must not hide the run's result or error
+                logger.warning(
+                    "%s: closing the provider failed (%s)", self.name, type(exc).__name__
+                )
+
+    def _dataset(self, plan: _Plan, outcomes: Mapping[str, Outcome], progress: bool) -> Dataset:
+        default_kind = self.models.thinking_kind(self.name, self.model)  # type: ignore[arg-type]
+        if default_kind not in THINKING_KINDS:
+            default_kind = "unknown"
+        traces = []
+        for problem, (key, _) in zip(plan.problems, plan.pairs, strict=True):
+            outcome = outcomes[key]
+            reply = outcome.reply
+            if reply is not None:
+                trace = Trace(
+                    problem_id=problem.id,
+                    teacher=self.name,
+                    model=reply.model or self.model,  # type: ignore[arg-type]
+                    thinking=reply.thinking,
+                    answer_text=reply.answer,
+                    thinking_kind=reply.thinking_kind,  # type: ignore[arg-type]
+                    finish_reason=reply.finish_reason,
+                    usage=reply.usage,
+                    cost_usd=outcome.cost_usd,
+                )
+            else:
+                trace = Trace(
+                    problem_id=problem.id,
+                    teacher=self.name,
+                    model=self.model,  # type: ignore[arg-type]
+                    thinking="",
+                    answer_text="",
+                    thinking_kind=default_kind,  # type: ignore[arg-type]
+                    finish_reason="error",
+                    cost_usd=None if plan.price is None else 0.0,
+                    error=outcome.error,
+                )
+            traces.append(trace)
+        dataset = to_dataset(plan.problems, traces)
+        if progress and self.last_summary is not None:
+            from tqdm.auto import tqdm
+
+            tqdm.write(str(self.last_summary))
+        return dataset
+
+
+@dataclass
+class _Plan:
+    """Everything a run needs, checked before any call is made."""
+
+    problems: list[Problem]
+    pairs: list[tuple[str, TeacherRequest]]
+    cache: ReplyCache
+    owns_cache: bool
+    refresh: frozenset[str]
+    api_key: str | None = field(repr=False)
+    price: Price | None
+    max_cost_usd: float | None
+    expected_output_tokens: int = DEFAULT_EXPECTED_OUTPUT_TOKENS
+
+    def close(self) -> None:
+        if self.owns_cache:
+            self.cache.close()

@@ -1,0 +1,211 @@
+"""The openai-compatible provider with the real ``openai`` SDK against the loopback server.
+
+Run: ``.venv/bin/python -m pytest tests/teachers/test_provider_openai_compatible.py``
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tinyreason.teachers.base import ProviderError, TeacherReply, TeacherRequest
+from tinyreason.teachers.openai_compatible import OpenAICompatibleProvider, split_think_tags
+from tinyreason.testing.provider_server import Fault, ProviderServer, ScriptedReply
+
+KEY = "sk-tinyreason-FAKE-openai-KEY-0123456789"
+
+
+@pytest.fixture
+def server() -> Iterator[ProviderServer]:
+    with ProviderServer(slow_seconds=5) as s:
+        yield s
+
+
+def provider(server: ProviderServer, **kwargs: Any) -> OpenAICompatibleProvider:
+    return OpenAICompatibleProvider(
+        "qwq", api_key=KEY, base_url=f"{server.base_url}/v1", timeout=1.0, **kwargs
+    )
+
+
+def request(question: str = "Q", **settings: Any) -> TeacherRequest:
+    return TeacherRequest("p1", question, "qwq", settings=settings)
+
+
+def call(p: Any, *requests: TeacherRequest) -> list[TeacherReply | ProviderError]:
+    """Run requests one after another in one event loop; errors are returned, not raised."""
+
+    async def go() -> list[TeacherReply | ProviderError]:
+        out: list[TeacherReply | ProviderError] = []
+        try:
+            for r in requests:
+                try:
+                    out.append(await p.complete(r))
+                except ProviderError as err:
+                    out.append(err)
+        finally:
+            await p.aclose()
+        return out
+
+    return asyncio.run(go())
+
+
+def test_request_shape(server: ProviderServer) -> None:
+    r = TeacherRequest(
+        "p1",
+        "What is 6*7?",
+        "qwq-32b",
+        system="Think step by step.",
+        settings={
+            "temperature": 0.6,
+            "top_p": 0.95,
+            "max_output_tokens": 2048,
+            "seed": 3,
+            "extra_body": {"chat_template_kwargs": {"enable_thinking": True}},
+        },
+    )
+    call(provider(server), r)
+    [seen] = server.requests
+    assert (seen.method, seen.path) == ("POST", "/v1/chat/completions")
+    assert seen.body == {
+        "model": "qwq-32b",
+        "messages": [
+            {"role": "system", "content": "Think step by step."},
+            {"role": "user", "content": "What is 6*7?"},
+        ],
+        "temperature": 0.6,
+        "top_p": 0.95,
+        "max_tokens": 2048,
+        "seed": 3,
+        "chat_template_kwargs": {"enable_thinking": True},
+    }
+    assert "authorization" in seen.header_names
+
+
+def test_request_without_settings_sends_only_model_and_messages(server: ProviderServer) -> None:
+    call(provider(server), request())
+    assert set(server.requests[0].body) == {"model", "messages"}
+
+
+@pytest.mark.parametrize("style", ["reasoning_content", "reasoning", "think_tags"])
+def test_reasoning_from_each_place(server: ProviderServer, style: str) -> None:
+    server.script("Q", ScriptedReply("6*7 is 42.", "42", reasoning_style=style))
+    [reply] = call(provider(server), request())
+    assert isinstance(reply, TeacherReply)
+    assert (reply.thinking, reply.answer) == ("6*7 is 42.", "42")
+    assert (reply.thinking_kind, reply.finish_reason, reply.model) == ("raw", "stop", "qwq")
+
+
+def test_truncated_think_tags_are_all_thinking(server: ProviderServer) -> None:
+    server.script("Q", ScriptedReply("so far", "", "length", reasoning_style="think_tags"))
+    [reply] = call(provider(server), request())
+    assert isinstance(reply, TeacherReply)
+    assert (reply.thinking, reply.answer, reply.finish_reason) == ("so far", "", "length")
+
+
+def test_usage_splits_reasoning_tokens_out_of_completion_tokens(server: ProviderServer) -> None:
+    server.script(
+        "Q", ScriptedReply("t", "a", input_tokens=11, output_tokens=4, thinking_tokens=90)
+    )
+    [reply] = call(provider(server), request())
+    assert isinstance(reply, TeacherReply)
+    assert reply.usage.input_tokens == 11
+    assert (reply.usage.output_tokens, reply.usage.thinking_tokens) == (4, 90)
+
+
+def test_usage_without_reasoning_tokens_is_estimated_from_the_texts() -> None:
+    # vLLM reports only completion_tokens: split in proportion to the characters.
+    reply_ = ScriptedReply("x" * 300, "y" * 100, output_tokens=25, thinking_tokens=75)
+    with ProviderServer({"Q": reply_}, report_thinking_tokens=False) as server:
+        [reply] = call(provider(server), request())
+    assert isinstance(reply, TeacherReply)
+    assert (reply.usage.output_tokens, reply.usage.thinking_tokens) == (25, 75)
+
+
+def test_reported_model_version_is_kept() -> None:
+    with ProviderServer(model_version="qwq-32b-2025-03-05") as server:
+        [reply] = call(provider(server), request())
+    assert isinstance(reply, TeacherReply) and reply.model == "qwq-32b-2025-03-05"
+
+
+# (fault, reason, retryable, status, retry_after)
+FAULTS = [
+    ("rate_limit", "rate_limit", True, 429, 1.0),
+    (Fault("rate_limit", retry_after="0.25"), "rate_limit", True, 429, 0.25),
+    (
+        Fault("rate_limit", retry_after="Wed, 21 Oct 2015 07:28:00 GMT"),
+        "rate_limit",
+        True,
+        429,
+        0.0,
+    ),
+    (Fault("rate_limit", retry_after=""), "rate_limit", True, 429, None),
+    ("server_error", "server", True, 500, None),
+    ("unavailable", "server", True, 503, None),
+    ("drop", "connection", True, None, None),
+    ("slow", "timeout", True, None, None),
+    ("malformed", "malformed", True, None, None),
+    ("empty", "empty", True, None, None),
+    ("safety", "safety", False, None, None),
+    ("unauthorized", "auth", False, 401, None),
+    ("bad_request", "bad_request", False, 400, None),
+]
+
+
+@pytest.mark.parametrize(("fault", "reason", "retryable", "status", "retry_after"), FAULTS)
+def test_faults_map_to_provider_errors(
+    server: ProviderServer,
+    fault: str | Fault,
+    reason: str,
+    retryable: bool,
+    status: int | None,
+    retry_after: float | None,
+) -> None:
+    server.inject(fault)
+    p = provider(server)
+    err, after = call(p, request(), request())
+    assert isinstance(err, ProviderError), err
+    assert (err.reason, err.retryable, err.status) == (reason, retryable, status)
+    assert err.retry_after == retry_after
+    assert err.__cause__ is None  # the SDK exception (and its request) is not chained
+    assert str(err).startswith("openai-compatible: ")
+    for text in (str(err), repr(err), repr(p)):
+        assert KEY not in text
+    assert isinstance(after, TeacherReply)  # the provider still works after a fault
+
+
+def test_auth_error_says_where_the_key_comes_from(server: ProviderServer) -> None:
+    server.inject("unauthorized")
+    [err] = call(provider(server, key_hint="OPENROUTER_API_KEY"), request())
+    assert isinstance(err, ProviderError) and "OPENROUTER_API_KEY" in str(err)
+
+
+def test_unknown_model_is_a_bad_request_naming_the_model() -> None:
+    with ProviderServer(models=["qwq"]) as server:
+        err, ok = call(provider(server), TeacherRequest("p", "Q", "qwen-typo"), request())
+    assert isinstance(err, ProviderError) and isinstance(ok, TeacherReply)
+    assert (err.reason, err.status, err.retryable) == ("bad_request", 404, False)
+    assert "'qwen-typo'" in str(err)
+
+
+def test_repr_never_shows_the_key(server: ProviderServer) -> None:
+    p = provider(server)
+    assert KEY not in repr(p) and KEY not in str(vars(p).get("model"))
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("<think>\na\n</think>\n\nb", ("a", "b")),
+        ("  <THINK>a</THINK>b", ("a", "b")),
+        ("<think>unfinished", ("unfinished", "")),
+        ("reasoning</think>answer", ("reasoning", "answer")),
+        ("just an answer", ("", "just an answer")),
+        ("", ("", "")),
+        ("<think></think>b", ("", "b")),
+    ],
+)
+def test_split_think_tags(content: str, expected: tuple[str, str]) -> None:
+    assert split_think_tags(content) == expected
