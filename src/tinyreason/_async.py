@@ -28,8 +28,9 @@ def run_sync(coro_factory: Callable[[], Awaitable[T]]) -> T:
     coroutine (and any client objects it makes, which bind to a loop) is created in the thread
     that runs it.
 
-    Ctrl-C while waiting cancels the coroutine (so it can clean up and save what finished), then
-    re-raises ``KeyboardInterrupt``.
+    Interrupting the wait (Ctrl-C, Jupyter's stop button) cancels the coroutine (so it can clean
+    up and save what finished, and its requests are dropped rather than left running), waits for
+    it to finish, then re-raises ``KeyboardInterrupt``.
 
     Args:
         coro_factory: A callable returning an awaitable, e.g. ``lambda: main(x)``.
@@ -61,40 +62,41 @@ async def _as_coroutine(coro_factory: Callable[[], Awaitable[T]]) -> T:
 
 
 def _run_in_thread(coro_factory: Callable[[], Awaitable[T]]) -> T:
-    outcome: dict[str, Any] = {}
-    started = threading.Event()
+    loop = asyncio.new_event_loop()  # here, so that a failure to make one is raised here
+    box: dict[str, Any] = {}
+    # An Event, not Thread.join(): a join interrupted by Ctrl-C marks a running thread as
+    # stopped (CPython 3.11), and the cancellation below would never be waited for.
+    done = threading.Event()
 
     def target() -> None:
-        loop = asyncio.new_event_loop()
         try:
-            task = loop.create_task(_as_coroutine(coro_factory))
-            outcome["loop"], outcome["task"] = loop, task
-            started.set()
-            outcome["result"] = loop.run_until_complete(task)
+            box["task"] = loop.create_task(_as_coroutine(coro_factory))
+            box["result"] = loop.run_until_complete(box["task"])
         except BaseException as exc:  # handed to the caller's thread, re-raised there
-            outcome["error"] = exc
+            box["error"] = exc
         finally:
-            started.set()
             try:
                 loop.run_until_complete(loop.shutdown_asyncgens())
             finally:
                 loop.close()
+                done.set()
 
     thread = threading.Thread(target=target, name="tinyreason-run-sync", daemon=True)
-    thread.start()
     try:
-        thread.join()
+        thread.start()  # inside the try: the coroutine may run (and be interrupted) at once
+        while not done.wait(0.1):  # timed waits, so an interrupt reaches this thread
+            pass
     except KeyboardInterrupt:
-        # Ask the coroutine to stop (it saves what finished), wait for it, then re-raise.
-        started.wait()
-        loop, task = outcome.get("loop"), outcome.get("task")
-        if loop is not None and task is not None:
-            # RuntimeError: the loop closed meanwhile, so the coroutine had already finished.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(task.cancel)
-        thread.join()
+        # Ask the coroutine to stop once its task exists (it saves what finished), wait for it
+        # to clean up, then re-raise.
+        cancelled = False
+        while not done.wait(0.05):
+            if not cancelled and "task" in box:
+                # RuntimeError: the loop closed meanwhile, so the coroutine had already finished.
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(box["task"].cancel)
+                cancelled = True
         raise
-    if "error" in outcome:
-        error = outcome["error"]
-        raise error
-    return outcome["result"]
+    if "error" in box:
+        raise box["error"]
+    return box["result"]

@@ -58,20 +58,23 @@ def tiny_lm(tiny_path: Path) -> Any:
     return AutoModelForCausalLM.from_pretrained(tiny_path).eval()
 
 
-def scripted_lm(tokenizer: Any, table: Table) -> Qwen2ForCausalLM:
+def scripted_lm(tokenizer: Any, table: Table, *, head_dim: int | None = None) -> Qwen2ForCausalLM:
     """A Qwen2 model whose next-token logits after token ``a`` are ``table[a]`` (0 elsewhere).
 
     Keys and targets are token strings (``"5"``, ``"</think>"``, ``"Ċ"`` for a newline).
+    ``head_dim`` sizes the attention heads (vLLM wants e.g. 128); None: the smallest model.
     """
     vocab = len(tokenizer)
-    hidden = math.ceil(vocab / 8) * 8
+    multiple = head_dim or 8
+    hidden = math.ceil(vocab / multiple) * multiple
+    heads = hidden // head_dim if head_dim else 2
     config = Qwen2Config(
         vocab_size=vocab,
         hidden_size=hidden,
-        intermediate_size=8,
+        intermediate_size=multiple,
         num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=1,
+        num_attention_heads=heads,
+        num_key_value_heads=heads if head_dim else 1,
         max_position_embeddings=1024,
         tie_word_embeddings=False,
         eos_token_id=tokenizer.eos_token_id,

@@ -8,7 +8,6 @@ vllm and CUDA, and is skipped otherwise.
 
 from __future__ import annotations
 
-import math
 import sys
 import types
 from collections.abc import Sequence
@@ -25,7 +24,7 @@ from tinyreason.scaling.continuation import CompletionRequest, EngineError
 from tinyreason.scaling.vllm_backend import prompt_input, result_from_output, sampling_kwargs
 from tinyreason.testing.completions_server import SamplingOptions, complete
 
-from .conftest import chain_table, cycle_table
+from .conftest import chain_table, cycle_table, scripted_lm
 
 C = tr.ThinkingControl
 
@@ -210,39 +209,8 @@ def test_built_from_the_registry_or_a_ready_engine(
 
 
 def _scripted_folder(path: Path, tokenizer: Any, table: dict) -> Path:
-    """A scripted bigram model (as in conftest) with vLLM-friendly head size 128, saved."""
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
-    vocab = len(tokenizer)
-    hidden = math.ceil(vocab / 128) * 128
-    config = Qwen2Config(
-        vocab_size=vocab,
-        hidden_size=hidden,
-        intermediate_size=128,
-        num_hidden_layers=1,
-        num_attention_heads=hidden // 128,
-        num_key_value_heads=hidden // 128,
-        max_position_embeddings=1024,
-        tie_word_embeddings=False,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=None,
-    )
-    model = Qwen2ForCausalLM(config).eval()
-    head = torch.zeros(vocab, hidden)
-    for source, targets in table.items():
-        for target, logit in targets.items():
-            head[
-                tokenizer.convert_tokens_to_ids(target), tokenizer.convert_tokens_to_ids(source)
-            ] = logit
-    with torch.no_grad():
-        for param in model.model.layers.parameters():
-            param.zero_()
-        model.model.embed_tokens.weight.copy_(torch.eye(vocab, hidden))
-        model.model.norm.weight.fill_(1 / math.sqrt(hidden))
-        model.lm_head.weight.copy_(head)
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
-    model.save_pretrained(path)
+    """A scripted bigram model (conftest's) with vLLM-friendly head size 128, saved."""
+    scripted_lm(tokenizer, table, head_dim=128).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
 

@@ -5,8 +5,6 @@ Run: ``.venv/bin/python -m pytest tests/teachers/test_provider_anthropic.py``
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,13 +13,9 @@ from tinyreason.teachers.anthropic import AnthropicProvider, estimate_tokens
 from tinyreason.teachers.base import ProviderError, TeacherReply, TeacherRequest
 from tinyreason.testing.provider_server import Fault, ProviderServer, ScriptedReply
 
+from .conftest import call, check_fault
+
 KEY = "sk-ant-api03-tinyreason-FAKE-anthropic-KEY-0123456789"
-
-
-@pytest.fixture
-def server() -> Iterator[ProviderServer]:
-    with ProviderServer(slow_seconds=5) as s:
-        yield s
 
 
 def provider(server: ProviderServer, **kwargs: Any) -> AnthropicProvider:
@@ -36,22 +30,6 @@ def request(
     settings.setdefault("thinking_budget", 2048)
     settings.setdefault("max_output_tokens", 8000)
     return TeacherRequest("p1", question, model, settings=settings)
-
-
-def call(p: Any, *requests: TeacherRequest) -> list[TeacherReply | ProviderError]:
-    async def go() -> list[TeacherReply | ProviderError]:
-        out: list[TeacherReply | ProviderError] = []
-        try:
-            for r in requests:
-                try:
-                    out.append(await p.complete(r))
-                except ProviderError as err:
-                    out.append(err)
-        finally:
-            await p.aclose()
-        return out
-
-    return asyncio.run(go())
 
 
 def test_request_shape(server: ProviderServer) -> None:
@@ -193,20 +171,8 @@ def test_faults_map_to_provider_errors(
     status: int | None,
     retry_after: float | None,
 ) -> None:
-    server.inject(fault)
-    p = provider(server)
-    err, after = call(p, request(), request())
-    assert isinstance(err, ProviderError), err
-    assert (err.reason, err.retryable, err.status, err.retry_after) == (
-        reason,
-        retryable,
-        status,
-        retry_after,
-    )
-    assert err.__cause__ is None and str(err).startswith("anthropic: ")
-    for text in (str(err), repr(err), repr(p)):
-        assert KEY not in text
-    assert isinstance(after, TeacherReply)
+    expected = (reason, retryable, status, retry_after)
+    check_fault(server, provider(server), request(), fault, expected, name="anthropic", key=KEY)
 
 
 def test_auth_error_names_the_key_variable(server: ProviderServer) -> None:

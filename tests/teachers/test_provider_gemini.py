@@ -5,8 +5,6 @@ Run: ``.venv/bin/python -m pytest tests/teachers/test_provider_gemini.py``
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,13 +13,9 @@ from tinyreason.teachers.base import ProviderError, TeacherReply, TeacherRequest
 from tinyreason.teachers.gemini import GeminiProvider
 from tinyreason.testing.provider_server import Fault, ProviderServer, ScriptedReply
 
+from .conftest import call, check_fault
+
 KEY = "AIzaSy-tinyreason-FAKE-gemini-KEY-0123456789"
-
-
-@pytest.fixture
-def server() -> Iterator[ProviderServer]:
-    with ProviderServer(slow_seconds=5) as s:
-        yield s
 
 
 def provider(server: ProviderServer, **kwargs: Any) -> GeminiProvider:
@@ -34,22 +28,6 @@ def request(
     question: str = "Q", model: str = "gemini-2.5-flash", **settings: Any
 ) -> TeacherRequest:
     return TeacherRequest("p1", question, model, settings=settings)
-
-
-def call(p: Any, *requests: TeacherRequest) -> list[TeacherReply | ProviderError]:
-    async def go() -> list[TeacherReply | ProviderError]:
-        out: list[TeacherReply | ProviderError] = []
-        try:
-            for r in requests:
-                try:
-                    out.append(await p.complete(r))
-                except ProviderError as err:
-                    out.append(err)
-        finally:
-            await p.aclose()
-        return out
-
-    return asyncio.run(go())
 
 
 def test_request_shape(server: ProviderServer) -> None:
@@ -156,20 +134,8 @@ def test_faults_map_to_provider_errors(
     status: int | None,
     retry_after: float | None,
 ) -> None:
-    server.inject(fault)
-    p = provider(server)
-    err, after = call(p, request(), request())
-    assert isinstance(err, ProviderError), err
-    assert (err.reason, err.retryable, err.status, err.retry_after) == (
-        reason,
-        retryable,
-        status,
-        retry_after,
-    )
-    assert err.__cause__ is None and str(err).startswith("gemini: ")
-    for text in (str(err), repr(err), repr(p)):
-        assert KEY not in text
-    assert isinstance(after, TeacherReply)
+    expected = (reason, retryable, status, retry_after)
+    check_fault(server, provider(server), request(), fault, expected, name="gemini", key=KEY)
 
 
 def test_unknown_model_is_a_bad_request_naming_it() -> None:

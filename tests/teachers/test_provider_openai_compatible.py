@@ -5,8 +5,6 @@ Run: ``.venv/bin/python -m pytest tests/teachers/test_provider_openai_compatible
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,13 +13,9 @@ from tinyreason.teachers.base import ProviderError, TeacherReply, TeacherRequest
 from tinyreason.teachers.openai_compatible import OpenAICompatibleProvider, split_think_tags
 from tinyreason.testing.provider_server import Fault, ProviderServer, ScriptedReply
 
+from .conftest import call, check_fault
+
 KEY = "sk-tinyreason-FAKE-openai-KEY-0123456789"
-
-
-@pytest.fixture
-def server() -> Iterator[ProviderServer]:
-    with ProviderServer(slow_seconds=5) as s:
-        yield s
 
 
 def provider(server: ProviderServer, **kwargs: Any) -> OpenAICompatibleProvider:
@@ -32,24 +26,6 @@ def provider(server: ProviderServer, **kwargs: Any) -> OpenAICompatibleProvider:
 
 def request(question: str = "Q", **settings: Any) -> TeacherRequest:
     return TeacherRequest("p1", question, "qwq", settings=settings)
-
-
-def call(p: Any, *requests: TeacherRequest) -> list[TeacherReply | ProviderError]:
-    """Run requests one after another in one event loop; errors are returned, not raised."""
-
-    async def go() -> list[TeacherReply | ProviderError]:
-        out: list[TeacherReply | ProviderError] = []
-        try:
-            for r in requests:
-                try:
-                    out.append(await p.complete(r))
-                except ProviderError as err:
-                    out.append(err)
-        finally:
-            await p.aclose()
-        return out
-
-    return asyncio.run(go())
 
 
 def test_request_shape(server: ProviderServer) -> None:
@@ -163,17 +139,10 @@ def test_faults_map_to_provider_errors(
     status: int | None,
     retry_after: float | None,
 ) -> None:
-    server.inject(fault)
-    p = provider(server)
-    err, after = call(p, request(), request())
-    assert isinstance(err, ProviderError), err
-    assert (err.reason, err.retryable, err.status) == (reason, retryable, status)
-    assert err.retry_after == retry_after
-    assert err.__cause__ is None  # the SDK exception (and its request) is not chained
-    assert str(err).startswith("openai-compatible: ")
-    for text in (str(err), repr(err), repr(p)):
-        assert KEY not in text
-    assert isinstance(after, TeacherReply)  # the provider still works after a fault
+    expected = (reason, retryable, status, retry_after)
+    check_fault(
+        server, provider(server), request(), fault, expected, name="openai-compatible", key=KEY
+    )
 
 
 def test_auth_error_says_where_the_key_comes_from(server: ProviderServer) -> None:

@@ -8,13 +8,13 @@ extracts each answer.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, DataError
 from ..records import Generation, Problem, Solution
+from .common import temperature_problems
 from .control import ThinkingControl
 
 if TYPE_CHECKING:
@@ -150,16 +150,7 @@ def check_sampling(temperature: Any, answer_kind: Any) -> list[str]:
     """Problems with a scaler's temperature and answer kind (empty when both are fine)."""
     from ..evaluation.answers import ANSWER_KINDS
 
-    problems = []
-    if (
-        isinstance(temperature, bool)
-        or not isinstance(temperature, (int, float))
-        or not math.isfinite(temperature)
-        or temperature < 0
-    ):
-        problems.append(
-            f"temperature must be a finite number >= 0 (0: greedy), got {temperature!r}"
-        )
+    problems = temperature_problems(temperature)
     if answer_kind not in ANSWER_KINDS:
         problems.append(
             f"answer_kind must be one of {', '.join(ANSWER_KINDS)}; got {answer_kind!r}"

@@ -47,18 +47,26 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import math
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from ..errors import ConfigError, DataError, TinyReasonError
+from ..errors import TinyReasonError
 from ..records import Generation
 from ..students.formats import ThinkFormat
+from .common import (
+    Delimiters,
+    check_generate_args,
+    delimiters,
+    find_ids,
+    load_tokenizer,
+    resolve_format,
+)
 from .control import ThinkingControl
 
+# Delimiters, delimiters and the argument / format / tokenizer helpers live in .common (shared with
+# the torch-backed transformers backend) and are re-exported here, where they were first public.
 __all__ = [
     "BAN_BIAS",
     "CompletionEngine",
@@ -177,96 +185,6 @@ class CompletionEngine(Protocol):
     def complete(self, requests: Sequence[CompletionRequest]) -> list[CompletionResult]:
         """Generate one result per request, in the requests' order."""
         ...
-
-
-@dataclass(frozen=True)
-class Delimiters:
-    r"""A format's delimiters and a control's forced texts as token ids, for one tokenizer.
-
-    The torch-free twin of :class:`~tinyreason.scaling.processor.ControlIds`, built the same way.
-
-    Attributes:
-        think_start: Ids of ``think_start``.
-        think_end: Ids of ``think_end``; its first id *tries to end* thinking.
-        end_of_turn: The end-of-turn id.
-        stop: Every id that ends generation (end of turn first, then other EOS ids).
-        separator: Ids of the answer separator.
-        wait: Ids of the wait text (empty when the control never waits).
-        natural_end: Ids appended when the model ends thinking itself.
-        forced_end: Ids appended at ``max_thinking`` (``"\n"`` + delimiter + lead-in).
-    """
-
-    think_start: tuple[int, ...]
-    think_end: tuple[int, ...]
-    end_of_turn: int
-    stop: tuple[int, ...]
-    separator: tuple[int, ...] = ()
-    wait: tuple[int, ...] = ()
-    natural_end: tuple[int, ...] = ()
-    forced_end: tuple[int, ...] = ()
-
-    @property
-    def try_end(self) -> tuple[int, ...]:
-        """Ids that try to end thinking: ``think_end``'s first id and every stop id."""
-        return tuple(dict.fromkeys((self.think_end[0], *self.stop)))
-
-    @property
-    def banned_in_answer(self) -> tuple[int, ...]:
-        """Ids an answer may not pick: the first ids of both delimiters."""
-        return tuple(dict.fromkeys((self.think_start[0], self.think_end[0])))
-
-
-def delimiters(
-    control: ThinkingControl | None,
-    format: ThinkFormat,
-    tokenizer: Any,
-    extra_stop: Iterable[int] = (),
-) -> Delimiters:
-    """Tokenise a format's delimiters and a control's texts (as ``processor.control_ids`` does).
-
-    Raises:
-        ConfigError: the delimiters do not fit the tokenizer, ``natural_end()`` does not start
-            with ``think_end``'s first token, or the wait text encodes to nothing.
-
-    Example:
-        >>> d = delimiters(ThinkingControl(waits=1), fmt, tokenizer)  # doctest: +SKIP
-        >>> tokenizer.decode(d.wait)  # doctest: +SKIP
-        'Wait'
-    """
-    tokens = format.tokens(tokenizer)
-
-    def encode(text: str | None) -> tuple[int, ...]:
-        return tuple(tokenizer.encode(text, add_special_tokens=False)) if text else ()
-
-    eot = tokens.end_of_turn[0]
-    base = Delimiters(
-        think_start=tokens.think_start,
-        think_end=tokens.think_end,
-        end_of_turn=eot,
-        stop=tuple(dict.fromkeys([eot, *extra_stop])),
-        separator=encode(format.answer_separator),
-    )
-    if control is None:
-        return base
-    natural = encode(format.natural_end())
-    if not natural or natural[0] != tokens.think_end[0]:
-        raise ConfigError(
-            f"format {format.name!r}: {format.natural_end()!r} does not start with the token of "
-            f"think_end {format.think_end!r} in this tokenizer; make think_end a special token."
-        )
-    wait = encode(control.wait_text) if control.extends else ()
-    if control.extends and not wait:
-        raise ConfigError(f"wait_text {control.wait_text!r} encodes to no tokens; use e.g. 'Wait'.")
-    return Delimiters(
-        think_start=base.think_start,
-        think_end=base.think_end,
-        end_of_turn=eot,
-        stop=base.stop,
-        separator=base.separator,
-        wait=wait,
-        natural_end=natural,
-        forced_end=encode(format.forced_end(control.final_answer_text)),
-    )
 
 
 # -- the per-sample state machine ------------------------------------------------------------------
@@ -559,7 +477,7 @@ class Continuation:
         transformers backend splits them.
         """
         total = s.steps - int(s.finished)  # the end of turn is neither
-        end = _find(s.ids, ids.think_end)
+        end = find_ids(s.ids, ids.think_end)
         if end < 0:
             return total, 0
         start = end + len(ids.think_end)
@@ -590,118 +508,3 @@ def _real_stop(result: CompletionResult, stop_ids: Sequence[int]) -> bool:
         return False
     ids = result.token_ids
     return not (isinstance(result.stop_reason, str) and ids and ids[-1] not in stop_ids)
-
-
-def _find(seq: Sequence[int], sub: tuple[int, ...]) -> int:
-    k = len(sub)
-    for i, token in enumerate(seq):
-        if token == sub[0] and tuple(seq[i : i + k]) == sub:
-            return i
-    return -1
-
-
-# -- shared by the continuation backends ----------------------------------------------------------
-
-
-def check_generate_args(
-    prompts: Sequence[str],
-    n: int,
-    temperature: float,
-    max_new_tokens: int,
-    control: ThinkingControl | None,
-    seed: int | None,
-    top_p: float,
-) -> None:
-    """Check ``generate``'s arguments, reporting every problem at once.
-
-    Raises:
-        DataError: ``prompts`` is not a sequence of non-empty strings.
-        ConfigError: any other argument is invalid.
-
-    Example:
-        >>> check_generate_args(["p"], 0, -1.0, 8, None, None, 1.0)
-        Traceback (most recent call last):
-        ...
-        tinyreason.errors.ConfigError: 2 problems:
-          - n must be a whole number >= 1, got 0
-          - temperature must be a finite number >= 0 (0: greedy), got -1.0
-    """
-    if isinstance(prompts, str) or not isinstance(prompts, Sequence):
-        raise DataError(
-            "prompts must be a list of strings (one per problem); wrap a single prompt in a list."
-        )
-    bad = [i for i, p in enumerate(prompts) if not isinstance(p, str) or not p]
-    if bad:
-        raise DataError(f"prompts {bad[:5]} are not non-empty strings; render them with prompt().")
-    problems = []
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        problems.append(f"n must be a whole number >= 1, got {n!r}")
-    if (
-        isinstance(temperature, bool)
-        or not isinstance(temperature, (int, float))
-        or not math.isfinite(temperature)
-        or temperature < 0
-    ):
-        problems.append(
-            f"temperature must be a finite number >= 0 (0: greedy), got {temperature!r}"
-        )
-    if (
-        isinstance(max_new_tokens, bool)
-        or not isinstance(max_new_tokens, int)
-        or max_new_tokens < 1
-    ):
-        problems.append(f"max_new_tokens must be a whole number >= 1, got {max_new_tokens!r}")
-    if control is not None and not isinstance(control, ThinkingControl):
-        problems.append(f"control must be a ThinkingControl or None, got {type(control).__name__}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        problems.append(f"seed must be an int or None, got {seed!r}")
-    if isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1:
-        problems.append(f"top_p must be in (0, 1], got {top_p!r}")
-    if problems:
-        raise ConfigError(problems)
-
-
-def resolve_format(format: str | ThinkFormat) -> ThinkFormat:
-    """A registered format name or a :class:`ThinkFormat`, checked to have what backends use.
-
-    Example:
-        >>> resolve_format("qwen-s1").think_end
-        '<|im_start|>answer'
-    """
-    if isinstance(format, str):
-        from .. import student
-
-        format = student(format)  # type: ignore[assignment]
-    needed = ("prompt", "parse", "tokens", "natural_end", "forced_end", "eot", "chat_prompt")
-    missing = [name for name in needed if not hasattr(format, name)]
-    if missing:
-        raise ConfigError(
-            f"format {getattr(format, 'name', format)!r} lacks {', '.join(missing)}: budget "
-            "forcing needs a tinyreason.students.ThinkFormat."
-        )
-    return format  # type: ignore[return-value]
-
-
-def load_tokenizer(tokenizer: Any) -> Any:
-    """A loaded tokenizer, or one loaded from a folder / hub name with ``AutoTokenizer``.
-
-    Raises:
-        ConfigError: no tokenizer was given.
-        DataError: it cannot be loaded.
-    """
-    if tokenizer is None:
-        raise ConfigError(
-            "pass tokenizer=... (the served model's folder or hub name, or a loaded tokenizer): "
-            "prompts and delimiters are rendered and counted locally."
-        )
-    if not isinstance(tokenizer, (str, Path)):
-        return tokenizer
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(str(tokenizer))
-    except OSError as exc:
-        raise DataError(
-            f"cannot load a tokenizer from {str(tokenizer)!r}: {exc}. Give the model's folder, "
-            "or a hub name already in the cache (HF_HUB_OFFLINE=1), or a loaded tokenizer."
-        ) from exc

@@ -33,26 +33,24 @@ synchronous; inside a running event loop (Jupyter) it runs its own loop in a wor
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib.util
 import math
 import os
-import threading
-from collections.abc import Callable, Coroutine, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from .._async import run_sync
 from ..errors import ConfigError
 from ..records import Generation
 from ..students.formats import ThinkFormat
+from .common import load_tokenizer, resolve_format
 from .continuation import (
     BAN_BIAS,
     CompletionRequest,
     CompletionResult,
     Continuation,
     EngineError,
-    load_tokenizer,
-    resolve_format,
 )
 from .control import ThinkingControl
 
@@ -63,8 +61,6 @@ __all__ = [
     "ServerResponseError",
     "completion_params",
 ]
-
-T = TypeVar("T")
 
 
 class ServerError(EngineError):
@@ -412,62 +408,6 @@ class _OpenAIEngine:
         # A server or proxy may echo request headers into an error; the key never travels on.
         key = self._api_key
         return text.replace(key, "***") if key and key != "EMPTY" else text
-
-
-def run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """Run a coroutine to completion from synchronous code, even inside a running event loop.
-
-    Jupyter runs an event loop in the main thread, where ``asyncio.run`` refuses to start
-    another; there the coroutine runs on a fresh loop in a worker thread while this one waits
-    (blocked, as during any long cell). Interrupting the wait (Ctrl-C, Jupyter's stop button)
-    cancels the coroutine, so its requests are dropped rather than left running.
-
-    Example:
-        >>> async def answer() -> int:
-        ...     return 42
-        >>> run_sync(answer)
-        42
-        >>> async def in_a_notebook() -> int:
-        ...     return run_sync(answer)
-        >>> asyncio.run(in_a_notebook())
-        42
-    """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(factory())
-    loop = asyncio.new_event_loop()
-    box: dict[str, Any] = {}
-    # An Event, not Thread.join(): a join interrupted by Ctrl-C marks a running thread as
-    # stopped (CPython 3.11), and the cancellation below would never be waited for.
-    done = threading.Event()
-
-    def target() -> None:
-        try:
-            box["task"] = loop.create_task(factory())
-            box["value"] = loop.run_until_complete(box["task"])
-        except BaseException as exc:  # handed to the waiting thread
-            box["error"] = exc
-        finally:
-            loop.close()
-            done.set()
-
-    worker = threading.Thread(target=target, name="tinyreason-async", daemon=True)
-    try:
-        worker.start()  # inside the try: the coroutine may run (and be interrupted) at once
-        while not done.wait(0.1):  # timed waits, so an interrupt reaches this thread
-            pass
-    except KeyboardInterrupt:
-        cancelled = False
-        while not done.wait(0.05):  # cancel once the task exists, then let it clean up
-            if not cancelled and "task" in box:
-                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                    loop.call_soon_threadsafe(box["task"].cancel)
-                cancelled = True
-        raise
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
 
 
 def _default_ssl_context() -> Any:

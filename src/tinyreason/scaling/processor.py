@@ -40,6 +40,7 @@ from transformers import LogitsProcessor
 
 from ..errors import ConfigError
 from ..students.formats import ThinkFormat
+from .common import delimiters
 from .control import ThinkingControl
 
 __all__ = ["ControlIds", "RowStats", "ThinkingProcessor", "control_ids"]
@@ -88,36 +89,19 @@ def control_ids(
 
     Raises:
         ConfigError: the format's delimiters do not fit the tokenizer (see
-            :meth:`ThinkFormat.tokens`).
+            :meth:`ThinkFormat.tokens`), or a control's texts do not (see
+            :func:`~tinyreason.scaling.common.delimiters`, which tokenises them for both kinds of
+            backend).
     """
-    tokens = format.tokens(tokenizer)
-    eot = tokens.end_of_turn[0]
-    stop = tuple(dict.fromkeys([eot, *extra_stop]))
-    if control is None:
-        return ControlIds(tokens.think_start, tokens.think_end, eot, stop)
-
-    def encode(text: str) -> tuple[int, ...]:
-        return tuple(tokenizer.encode(text, add_special_tokens=False)) if text else ()
-
-    natural = encode(format.natural_end())
-    if not natural or natural[0] != tokens.think_end[0]:
-        # The processor keeps the model's own pick of think_end[0] and forces the rest, so the
-        # delimiter must tokenise the same way at the start of natural_end().
-        raise ConfigError(
-            f"format {format.name!r}: {format.natural_end()!r} does not start with the token of "
-            f"think_end {format.think_end!r} in this tokenizer; make think_end a special token."
-        )
-    wait = encode(control.wait_text) if control.extends else ()
-    if control.extends and not wait:
-        raise ConfigError(f"wait_text {control.wait_text!r} encodes to no tokens; use e.g. 'Wait'.")
+    d = delimiters(control, format, tokenizer, extra_stop)
     return ControlIds(
-        think_start=tokens.think_start,
-        think_end=tokens.think_end,
-        end_of_turn=eot,
-        stop=stop,
-        wait=wait,
-        natural_end=natural,
-        forced_end=encode(format.forced_end(control.final_answer_text)),
+        think_start=d.think_start,
+        think_end=d.think_end,
+        end_of_turn=d.end_of_turn,
+        stop=d.stop,
+        wait=d.wait,
+        natural_end=d.natural_end,
+        forced_end=d.forced_end,
     )
 
 

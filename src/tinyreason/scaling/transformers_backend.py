@@ -8,17 +8,17 @@ re-prefilled and the KV cache is kept throughout.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessorList, PreTrainedModel
+from transformers import AutoModelForCausalLM, LogitsProcessorList, PreTrainedModel
 
 from ..errors import ConfigError, DataError
 from ..records import Generation
 from ..students.formats import ThinkFormat
+from .common import check_generate_args, find_ids, load_tokenizer, resolve_format
 from .control import ThinkingControl
 from .processor import ControlIds, RowStats, ThinkingProcessor, control_ids
 
@@ -75,7 +75,7 @@ class TransformersBackend:
             raise ConfigError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
         self.batch_size = batch_size
         self.progress = progress
-        self.format = _resolve_format(format)
+        self.format = resolve_format(format, "the transformers backend")
         torch_dtype = _resolve_dtype(dtype)
         if isinstance(model, (str, Path)):
             self.model = _load_model(str(model), torch_dtype)
@@ -96,7 +96,12 @@ class TransformersBackend:
             self.model.to(device)
         self.model.eval()
         self.device = self.model.device
-        self.tokenizer = _load_tokenizer(tokenizer, source)
+        self.tokenizer = load_tokenizer(
+            tokenizer,
+            source,
+            missing="the model has no name_or_path to load its tokenizer from; pass tokenizer=...",
+            hint="Pass tokenizer=... explicitly.",
+        )
         # Fail now, not after loading a batch: both raise errors that say how to fix them.
         self.format.chat_prompt(self.tokenizer, "?")
         eos = self.model.generation_config.eos_token_id
@@ -167,7 +172,7 @@ class TransformersBackend:
                 invalid.
             DataError: ``prompts`` is not a sequence of strings.
         """
-        _check_generate_args(prompts, n, temperature, max_new_tokens, control, seed, top_p)
+        check_generate_args(prompts, n, temperature, max_new_tokens, control, seed, top_p)
         if not prompts:
             return []
         ids = self.control_ids(control)
@@ -273,21 +278,13 @@ def _uncontrolled_stats(row: list[int], ids: ControlIds, separator: tuple[int, .
     finished = eot is not None
     length = eot + 1 if eot is not None else len(row)
     body = row[:eot] if eot is not None else row
-    end = _find(body, ids.think_end)
+    end = find_ids(body, ids.think_end)
     if end < 0:
         return RowStats(len(body), 0, 0, False, finished, False, length)
     answer_start = end + len(ids.think_end)
     if separator and tuple(body[answer_start : answer_start + len(separator)]) == separator:
         answer_start += len(separator)
     return RowStats(end, len(body) - answer_start, 0, False, finished, False, length)
-
-
-def _find(seq: list[int], sub: tuple[int, ...]) -> int:
-    first, k = sub[0], len(sub)
-    for i, token in enumerate(seq):
-        if token == first and tuple(seq[i : i + k]) == sub:
-            return i
-    return -1
 
 
 def _left_pad(
@@ -310,65 +307,6 @@ def _disable(progress: bool | None, batches: list) -> bool | None:
     return not progress
 
 
-def _check_generate_args(
-    prompts: Sequence[str],
-    n: int,
-    temperature: float,
-    max_new_tokens: int,
-    control: ThinkingControl | None,
-    seed: int | None,
-    top_p: float,
-) -> None:
-    if isinstance(prompts, str) or not isinstance(prompts, Sequence):
-        raise DataError(
-            "prompts must be a list of strings (one per problem); wrap a single prompt in a list."
-        )
-    bad = [i for i, p in enumerate(prompts) if not isinstance(p, str) or not p]
-    if bad:
-        raise DataError(f"prompts {bad[:5]} are not non-empty strings; render them with prompt().")
-    problems = []
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        problems.append(f"n must be a whole number >= 1, got {n!r}")
-    if (
-        isinstance(temperature, bool)
-        or not isinstance(temperature, (int, float))
-        or not math.isfinite(temperature)
-        or temperature < 0
-    ):
-        problems.append(
-            f"temperature must be a finite number >= 0 (0: greedy), got {temperature!r}"
-        )
-    if (
-        isinstance(max_new_tokens, bool)
-        or not isinstance(max_new_tokens, int)
-        or max_new_tokens < 1
-    ):
-        problems.append(f"max_new_tokens must be a whole number >= 1, got {max_new_tokens!r}")
-    if control is not None and not isinstance(control, ThinkingControl):
-        problems.append(f"control must be a ThinkingControl or None, got {type(control).__name__}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        problems.append(f"seed must be an int or None, got {seed!r}")
-    if isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1:
-        problems.append(f"top_p must be in (0, 1], got {top_p!r}")
-    if problems:
-        raise ConfigError(problems)
-
-
-def _resolve_format(format: str | ThinkFormat) -> ThinkFormat:
-    if isinstance(format, str):
-        from .. import student
-
-        format = student(format)  # type: ignore[assignment]
-    needed = ("prompt", "parse", "tokens", "natural_end", "forced_end", "eot", "chat_prompt")
-    missing = [name for name in needed if not hasattr(format, name)]
-    if missing:
-        raise ConfigError(
-            f"format {getattr(format, 'name', format)!r} lacks {', '.join(missing)}: the "
-            "transformers backend needs a tinyreason.students.ThinkFormat."
-        )
-    return format  # type: ignore[return-value]
-
-
 def _resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype | str | None:
     if dtype is None or isinstance(dtype, torch.dtype) or dtype == "auto":
         return dtype
@@ -389,20 +327,4 @@ def _load_model(source: str, dtype: torch.dtype | str | None) -> PreTrainedModel
         raise DataError(
             f"cannot load the model {source!r}: {exc}. Give a local folder with config.json and "
             "weights, or a hub name (with HF_HUB_OFFLINE=1 it must already be in the cache)."
-        ) from exc
-
-
-def _load_tokenizer(tokenizer: Any, source: str | None) -> Any:
-    if tokenizer is not None and not isinstance(tokenizer, (str, Path)):
-        return tokenizer
-    name = str(tokenizer) if tokenizer is not None else source
-    if not name:
-        raise ConfigError(
-            "the model has no name_or_path to load its tokenizer from; pass tokenizer=..."
-        )
-    try:
-        return AutoTokenizer.from_pretrained(name)
-    except OSError as exc:
-        raise DataError(
-            f"cannot load a tokenizer from {name!r}: {exc}. Pass tokenizer=... explicitly."
         ) from exc

@@ -27,13 +27,13 @@ from typing import Any
 from ..errors import ConfigError
 from ..records import Generation
 from ..students.formats import ThinkFormat
+from .common import resolve_format
 from .continuation import (
     BAN_BIAS,
     CompletionRequest,
     CompletionResult,
     Continuation,
     EngineError,
-    resolve_format,
 )
 from .control import ThinkingControl
 

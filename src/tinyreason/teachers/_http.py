@@ -2,21 +2,23 @@
 
 SDK exception strings can carry request details (URLs, headers, bodies), so no provider ever
 forwards one: messages are built here from the status and a short excerpt of the error body, with
-any secret scrubbed out.
+any secret scrubbed out. :class:`SDKProvider` holds what the providers over an official SDK keep.
 """
 
 from __future__ import annotations
 
 import email.utils
+import json
 import math
 import re
 import time
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from .base import ProviderError
 
 __all__ = [
+    "SDKProvider",
     "connection_error",
     "excerpt",
     "malformed_error",
@@ -236,3 +238,65 @@ def malformed_error(provider: str, what: str) -> ProviderError:
     return ProviderError(
         f"{provider}: the reply could not be read ({what}).", reason="malformed", retryable=True
     )
+
+
+T = TypeVar("T")
+
+
+class SDKProvider:
+    """The settings of a provider over an API's official SDK; its repr never shows the key.
+
+    Subclasses set :attr:`name`, call this ``__init__`` and then make their SDK client.
+
+    Args:
+        model: The default model (a request may name another).
+        api_key: The key; kept private, and scrubbed from every error message.
+        base_url: The API root, or None for the SDK's default.
+        timeout: Seconds to wait for one reply.
+        key_hint: Where the key comes from, named in authentication errors.
+        thinking_kind: What the reply's thinking holds: ``"raw"`` or ``"summary"``.
+    """
+
+    name: str
+
+    def __init__(
+        self,
+        model: str,
+        api_key: str,
+        base_url: str | None,
+        timeout: float,
+        key_hint: str,
+        thinking_kind: str,
+    ):
+        self.model, self.base_url, self.timeout, self.key_hint = model, base_url, timeout, key_hint
+        self.thinking_kind = thinking_kind
+        self._secret = api_key
+
+    def __repr__(self) -> str:
+        where = f", base_url={self.base_url!r}" if self.base_url else ""
+        return f"{type(self).__name__}(name={self.name!r}, model={self.model!r}{where})"
+
+    async def _call(self, sdk: Any, call: Callable[[], Awaitable[T]], model: str) -> T:
+        """Await ``call()``, mapping the errors of the ``openai`` / ``anthropic`` SDK ``sdk``.
+
+        Both SDKs raise the same error classes (timeout, connection, HTTP status, a reply that
+        does not validate); each becomes a :class:`ProviderError` without the SDK's text.
+        """
+        try:
+            return await call()
+        except sdk.APITimeoutError:
+            raise timeout_error(self.name, self.timeout) from None
+        except sdk.APIConnectionError as exc:
+            raise connection_error(self.name, exc) from None
+        except sdk.APIStatusError as exc:
+            raise status_error(
+                self.name,
+                exc.status_code,
+                exc.body,
+                exc.response.headers,
+                secrets=[self._secret],
+                key_hint=self.key_hint,
+                model=model,
+            ) from None
+        except (sdk.APIResponseValidationError, json.JSONDecodeError) as exc:
+            raise malformed_error(self.name, type(exc).__name__) from None

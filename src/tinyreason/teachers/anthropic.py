@@ -12,13 +12,12 @@ The SDK is imported only when a provider is built, so ``import tinyreason`` stay
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..records import Usage
-from ._http import connection_error, malformed_error, status_error, timeout_error
+from ._http import SDKProvider, malformed_error
 from .base import Provider, ProviderError, TeacherReply, TeacherRequest
 from .teacher import ProviderTeacher
 
@@ -71,7 +70,7 @@ def _count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
-class AnthropicProvider:
+class AnthropicProvider(SDKProvider):
     """Calls ``messages.create`` through the ``anthropic`` SDK's async client (no retries).
 
     Args:
@@ -111,17 +110,11 @@ class AnthropicProvider:
     ):
         from anthropic import AsyncAnthropic
 
-        self.model, self.base_url, self.timeout, self.key_hint = model, base_url, timeout, key_hint
-        self.thinking_kind = thinking_kind
-        self._secret = api_key
+        super().__init__(model, api_key, base_url, timeout, key_hint, thinking_kind)
         # max_retries=0: the engine retries, honouring Retry-After and the run's limits.
         self._client = AsyncAnthropic(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout
         )
-
-    def __repr__(self) -> str:
-        where = f", base_url={self.base_url!r}" if self.base_url else ""
-        return f"AnthropicProvider(name={self.name!r}, model={self.model!r}{where})"
 
     async def aclose(self) -> None:
         """Close the SDK client's connections."""
@@ -169,24 +162,9 @@ class AnthropicProvider:
         import anthropic
 
         params = self._params(request)
-        try:
-            response = await self._client.messages.create(**params)
-        except anthropic.APITimeoutError:
-            raise timeout_error(self.name, self.timeout) from None
-        except anthropic.APIConnectionError as exc:
-            raise connection_error(self.name, exc) from None
-        except anthropic.APIStatusError as exc:
-            raise status_error(
-                self.name,
-                exc.status_code,
-                exc.body,
-                exc.response.headers,
-                secrets=[self._secret],
-                key_hint=self.key_hint,
-                model=params["model"],
-            ) from None
-        except (anthropic.APIResponseValidationError, json.JSONDecodeError) as exc:
-            raise malformed_error(self.name, type(exc).__name__) from None
+        response = await self._call(
+            anthropic, lambda: self._client.messages.create(**params), params["model"]
+        )
         return self._reply(response, params["model"])
 
     def _reply(self, response: Any, model: str) -> TeacherReply:

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from ..records import Usage
 from ._http import (
+    SDKProvider,
     connection_error,
     malformed_error,
     scrub,
@@ -60,7 +61,7 @@ def _retry_delay(body: Any) -> float | None:
     return None
 
 
-class GeminiProvider:
+class GeminiProvider(SDKProvider):
     """Calls ``models.generate_content`` through ``google-genai``'s async client (no retries).
 
     Args:
@@ -97,9 +98,7 @@ class GeminiProvider:
         from google import genai
         from google.genai import types
 
-        self.model, self.base_url, self.timeout, self.key_hint = model, base_url, timeout, key_hint
-        self.thinking_kind = thinking_kind
-        self._secret = api_key
+        super().__init__(model, api_key, base_url, timeout, key_hint, thinking_kind)
         options = types.HttpOptions(
             base_url=base_url,
             timeout=max(1, round(timeout * 1000)),  # google-genai takes milliseconds
@@ -107,10 +106,6 @@ class GeminiProvider:
             retry_options=types.HttpRetryOptions(attempts=1),
         )
         self._client = genai.Client(api_key=api_key, http_options=options).aio
-
-    def __repr__(self) -> str:
-        where = f", base_url={self.base_url!r}" if self.base_url else ""
-        return f"GeminiProvider(name={self.name!r}, model={self.model!r}{where})"
 
     async def aclose(self) -> None:
         """Close the SDK client's connections."""

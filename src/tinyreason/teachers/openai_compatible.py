@@ -14,14 +14,13 @@ The ``openai`` SDK is imported only when a provider is built, so ``import tinyre
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ..records import Usage
-from ._http import connection_error, malformed_error, status_error, timeout_error
+from ._http import SDKProvider, malformed_error
 from .base import Provider, ProviderError, TeacherReply, TeacherRequest
 from .teacher import ProviderTeacher
 
@@ -78,7 +77,7 @@ def _count(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
-class OpenAICompatibleProvider:
+class OpenAICompatibleProvider(SDKProvider):
     """Calls a chat-completions endpoint through the official ``openai`` SDK (async, no retries).
 
     Args:
@@ -120,9 +119,8 @@ class OpenAICompatibleProvider:
     ):
         from openai import AsyncOpenAI
 
-        self.name, self.model, self.base_url, self.timeout = name, model, base_url, timeout
-        self.key_hint, self.thinking_kind = key_hint, thinking_kind
-        self._secret = api_key
+        self.name = name
+        super().__init__(model, api_key, base_url, timeout, key_hint, thinking_kind)
         # max_retries=0: the engine retries, honouring Retry-After and the run's limits.
         self._client = AsyncOpenAI(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout
@@ -164,24 +162,9 @@ class OpenAICompatibleProvider:
         import openai
 
         params = self._params(request)
-        try:
-            response = await self._client.chat.completions.create(**params)
-        except openai.APITimeoutError:
-            raise timeout_error(self.name, self.timeout) from None
-        except openai.APIConnectionError as exc:
-            raise connection_error(self.name, exc) from None
-        except openai.APIStatusError as exc:
-            raise status_error(
-                self.name,
-                exc.status_code,
-                exc.body,
-                exc.response.headers,
-                secrets=[self._secret],
-                key_hint=self.key_hint,
-                model=params["model"],
-            ) from None
-        except (openai.APIResponseValidationError, json.JSONDecodeError) as exc:
-            raise malformed_error(self.name, type(exc).__name__) from None
+        response = await self._call(
+            openai, lambda: self._client.chat.completions.create(**params), params["model"]
+        )
         return self._reply(response, params["model"])
 
     def _reply(self, response: Any, model: str) -> TeacherReply:

@@ -1,0 +1,281 @@
+"""What every backend shares, without torch: argument checks, formats, tokenizers, delimiter ids.
+
+:class:`~tinyreason.scaling.TransformersBackend` (which imports torch) and the stop-and-continue
+backends (:mod:`tinyreason.scaling.continuation`, which must not) both build on these, so a
+backend checks its arguments, resolves its format and loads its tokenizer the same way, and the
+logits processor and the continuation rounds force the very same token ids.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, DataError
+from ..students.formats import ThinkFormat
+from .control import ThinkingControl
+
+__all__ = [
+    "Delimiters",
+    "check_generate_args",
+    "delimiters",
+    "find_ids",
+    "load_tokenizer",
+    "resolve_format",
+    "temperature_problems",
+]
+
+
+def check_generate_args(
+    prompts: Sequence[str],
+    n: int,
+    temperature: float,
+    max_new_tokens: int,
+    control: ThinkingControl | None,
+    seed: int | None,
+    top_p: float,
+) -> None:
+    """Check ``generate``'s arguments, reporting every problem at once.
+
+    Raises:
+        DataError: ``prompts`` is not a sequence of non-empty strings.
+        ConfigError: any other argument is invalid.
+
+    Example:
+        >>> check_generate_args(["p"], 0, -1.0, 8, None, None, 1.0)
+        Traceback (most recent call last):
+        ...
+        tinyreason.errors.ConfigError: 2 problems:
+          - n must be a whole number >= 1, got 0
+          - temperature must be a finite number >= 0 (0: greedy), got -1.0
+    """
+    if isinstance(prompts, str) or not isinstance(prompts, Sequence):
+        raise DataError(
+            "prompts must be a list of strings (one per problem); wrap a single prompt in a list."
+        )
+    bad = [i for i, p in enumerate(prompts) if not isinstance(p, str) or not p]
+    if bad:
+        raise DataError(f"prompts {bad[:5]} are not non-empty strings; render them with prompt().")
+    problems = []
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        problems.append(f"n must be a whole number >= 1, got {n!r}")
+    problems += temperature_problems(temperature)
+    if (
+        isinstance(max_new_tokens, bool)
+        or not isinstance(max_new_tokens, int)
+        or max_new_tokens < 1
+    ):
+        problems.append(f"max_new_tokens must be a whole number >= 1, got {max_new_tokens!r}")
+    if control is not None and not isinstance(control, ThinkingControl):
+        problems.append(f"control must be a ThinkingControl or None, got {type(control).__name__}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        problems.append(f"seed must be an int or None, got {seed!r}")
+    if isinstance(top_p, bool) or not isinstance(top_p, (int, float)) or not 0 < top_p <= 1:
+        problems.append(f"top_p must be in (0, 1], got {top_p!r}")
+    if problems:
+        raise ConfigError(problems)
+
+
+def temperature_problems(temperature: Any) -> list[str]:
+    """The problem with a sampling temperature, if any (a backend's and a scaler's check).
+
+    Example:
+        >>> temperature_problems(0.7), temperature_problems(float("nan"))
+        ([], ['temperature must be a finite number >= 0 (0: greedy), got nan'])
+    """
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, (int, float))
+        or not math.isfinite(temperature)
+        or temperature < 0
+    ):
+        return [f"temperature must be a finite number >= 0 (0: greedy), got {temperature!r}"]
+    return []
+
+
+def resolve_format(format: str | ThinkFormat, needed_by: str = "budget forcing") -> ThinkFormat:
+    """A registered format name or a :class:`ThinkFormat`, checked to have what backends use.
+
+    Args:
+        format: The format or its registered name.
+        needed_by: Who needs it, for the error message.
+
+    Raises:
+        ConfigError: the format lacks a method backends call.
+
+    Example:
+        >>> resolve_format("qwen-s1").think_end
+        '<|im_start|>answer'
+    """
+    if isinstance(format, str):
+        from .. import student
+
+        format = student(format)  # type: ignore[assignment]
+    needed = ("prompt", "parse", "tokens", "natural_end", "forced_end", "eot", "chat_prompt")
+    missing = [name for name in needed if not hasattr(format, name)]
+    if missing:
+        raise ConfigError(
+            f"format {getattr(format, 'name', format)!r} lacks {', '.join(missing)}: {needed_by} "
+            "needs a tinyreason.students.ThinkFormat."
+        )
+    return format  # type: ignore[return-value]
+
+
+_NO_TOKENIZER = (
+    "pass tokenizer=... (the served model's folder or hub name, or a loaded tokenizer): "
+    "prompts and delimiters are rendered and counted locally."
+)
+_LOAD_HINT = (
+    "Give the model's folder, or a hub name already in the cache (HF_HUB_OFFLINE=1), or a "
+    "loaded tokenizer."
+)
+
+
+def load_tokenizer(
+    tokenizer: Any,
+    source: str | None = None,
+    *,
+    missing: str = _NO_TOKENIZER,
+    hint: str = _LOAD_HINT,
+) -> Any:
+    """A loaded tokenizer, or one loaded from a folder / hub name with ``AutoTokenizer``.
+
+    Args:
+        tokenizer: A loaded tokenizer (returned as is), or a folder / hub name to load.
+        source: Where to load from when ``tokenizer`` is None (the model's own folder).
+        missing: The error message when there is nothing to load from.
+        hint: What the load error suggests.
+
+    Raises:
+        ConfigError: no tokenizer was given (and no ``source``).
+        DataError: it cannot be loaded.
+    """
+    if tokenizer is not None and not isinstance(tokenizer, (str, Path)):
+        return tokenizer
+    name = str(tokenizer) if tokenizer is not None else source
+    if not name:
+        raise ConfigError(missing)
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(name)
+    except OSError as exc:
+        raise DataError(f"cannot load a tokenizer from {name!r}: {exc}. {hint}") from exc
+
+
+def find_ids(seq: Sequence[int], sub: tuple[int, ...]) -> int:
+    """Where ``sub`` first starts in ``seq`` (-1: nowhere).
+
+    Example:
+        >>> find_ids([5, 1, 2, 1, 2], (1, 2)), find_ids([5], (1, 2))
+        (1, -1)
+    """
+    first, k = sub[0], len(sub)
+    for i, token in enumerate(seq):
+        if token == first and tuple(seq[i : i + k]) == sub:
+            return i
+    return -1
+
+
+@dataclass(frozen=True)
+class Delimiters:
+    r"""A format's delimiters and a control's forced texts as token ids, for one tokenizer.
+
+    :class:`~tinyreason.scaling.processor.ControlIds` (what the logits processor forces) is built
+    from these, so both kinds of backend force the same ids.
+
+    Attributes:
+        think_start: Ids of ``think_start``.
+        think_end: Ids of ``think_end``; its first id *tries to end* thinking.
+        end_of_turn: The end-of-turn id.
+        stop: Every id that ends generation (end of turn first, then other EOS ids).
+        separator: Ids of the answer separator.
+        wait: Ids of the wait text (empty when the control never waits).
+        natural_end: Ids appended when the model ends thinking itself.
+        forced_end: Ids appended at ``max_thinking`` (``"\n"`` + delimiter + lead-in).
+    """
+
+    think_start: tuple[int, ...]
+    think_end: tuple[int, ...]
+    end_of_turn: int
+    stop: tuple[int, ...]
+    separator: tuple[int, ...] = ()
+    wait: tuple[int, ...] = ()
+    natural_end: tuple[int, ...] = ()
+    forced_end: tuple[int, ...] = ()
+
+    @property
+    def try_end(self) -> tuple[int, ...]:
+        """Ids that try to end thinking: ``think_end``'s first id and every stop id."""
+        return tuple(dict.fromkeys((self.think_end[0], *self.stop)))
+
+    @property
+    def banned_in_answer(self) -> tuple[int, ...]:
+        """Ids an answer may not pick: the first ids of both delimiters."""
+        return tuple(dict.fromkeys((self.think_start[0], self.think_end[0])))
+
+
+def delimiters(
+    control: ThinkingControl | None,
+    format: ThinkFormat,
+    tokenizer: Any,
+    extra_stop: Iterable[int] = (),
+) -> Delimiters:
+    """Tokenise a format's delimiters and a control's texts.
+
+    Args:
+        control: The thinking control, or None to get only the delimiters.
+        format: The student format.
+        tokenizer: The model's tokenizer.
+        extra_stop: Other ids that end generation (the model's ``generation_config.eos_token_id``).
+
+    Raises:
+        ConfigError: the delimiters do not fit the tokenizer (see :meth:`ThinkFormat.tokens`),
+            ``natural_end()`` does not start with ``think_end``'s first token, or the wait text
+            encodes to nothing.
+
+    Example:
+        >>> d = delimiters(ThinkingControl(waits=1), fmt, tokenizer)  # doctest: +SKIP
+        >>> tokenizer.decode(d.wait)  # doctest: +SKIP
+        'Wait'
+    """
+    tokens = format.tokens(tokenizer)
+
+    def encode(text: str | None) -> tuple[int, ...]:
+        return tuple(tokenizer.encode(text, add_special_tokens=False)) if text else ()
+
+    eot = tokens.end_of_turn[0]
+    base = Delimiters(
+        think_start=tokens.think_start,
+        think_end=tokens.think_end,
+        end_of_turn=eot,
+        stop=tuple(dict.fromkeys([eot, *extra_stop])),
+        separator=encode(format.answer_separator),
+    )
+    if control is None:
+        return base
+    natural = encode(format.natural_end())
+    if not natural or natural[0] != tokens.think_end[0]:
+        # The processor keeps the model's own pick of think_end[0] and forces the rest (and a
+        # continuation stops on it), so the delimiter must tokenise the same way at the start of
+        # natural_end().
+        raise ConfigError(
+            f"format {format.name!r}: {format.natural_end()!r} does not start with the token of "
+            f"think_end {format.think_end!r} in this tokenizer; make think_end a special token."
+        )
+    wait = encode(control.wait_text) if control.extends else ()
+    if control.extends and not wait:
+        raise ConfigError(f"wait_text {control.wait_text!r} encodes to no tokens; use e.g. 'Wait'.")
+    return Delimiters(
+        think_start=base.think_start,
+        think_end=base.think_end,
+        end_of_turn=eot,
+        stop=base.stop,
+        separator=base.separator,
+        wait=wait,
+        natural_end=natural,
+        forced_end=encode(format.forced_end(control.final_answer_text)),
+    )
