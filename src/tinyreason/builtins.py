@@ -29,6 +29,7 @@ def register_students(register: Register) -> None:
 @hookimpl
 def register_trainers(register: Register) -> None:
     register("full", "tinyreason.training.sft:FullTrainer")
+    register("lora", "tinyreason.training.lora:LoraTrainer")
 
 
 @hookimpl
@@ -46,6 +47,10 @@ def register_benchmarks(register: Register) -> None:
 def register_selectors(register: Register) -> None:
     register("quality", "tinyreason.selection.quality:QualitySelector")
     register("diversity", "tinyreason.selection.diversity:DiversitySelector")
+    register("difficulty", "tinyreason.selection.difficulty:DifficultySelector")
+    register("embedding-diversity", "tinyreason.selection.embedding:EmbeddingDiversitySelector")
+    register("decontaminate", "tinyreason.selection.decontaminate:DecontaminateSelector")
+    register("dedup", "tinyreason.selection.dedup:DedupSelector")
 
 
 @hookimpl

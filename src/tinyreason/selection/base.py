@@ -2,34 +2,60 @@
 
 Selectors compose: ``tr.select(ds, quality, difficulty, diversity)`` or
 ``(quality >> difficulty >> diversity).select(ds)``; the :class:`Selection` they return holds the
-kept Dataset, an audit table of every dropped row (id, stage, reason) and the funnel of counts per
-stage, like s1's 59,029 -> 51,581 -> 24,496 -> 1,000.
+kept Dataset, an audit table of every dropped row (id, question, stage, reason, detail) and the
+funnel of counts per stage, like s1's 59,029 -> 51,581 -> 24,496 -> 1,000. It reports the kept
+rows' domain and length distributions, plots them, and saves itself next to the kept Dataset.
+
+Reason codes are short and few (``api_error``, ``format:asymptote``, ``solved:qwen-7b``,
+``contaminated:aime24``, ``not_sampled``...), so they can be counted; the ``detail`` column says
+more about the one row (the matched 8-gram, the duplicate's id, what a solver answered).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DataError
 
 if TYPE_CHECKING:
+    import numpy as np
     from datasets import Dataset
 
     from ..interfaces import Selector
 
-__all__ = ["Chain", "Composable", "Selection", "select"]
+__all__ = [
+    "AUDIT_COLUMNS",
+    "Chain",
+    "Composable",
+    "Selection",
+    "Stage",
+    "drop_table",
+    "require_columns",
+    "select",
+    "selection_from_decisions",
+]
+
+#: The columns of every audit table.
+AUDIT_COLUMNS = ("id", "question", "stage", "reason", "detail")
 
 
 @dataclass(frozen=True)
 class Stage:
-    """One stage's counts."""
+    """One stage's counts, and what it wants remembered (JSON-friendly settings, columns used).
+
+    Example:
+        >>> Stage("quality", 100, 90).rows_out
+        90
+    """
 
     name: str
     rows_in: int
     rows_out: int
+    info: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -39,7 +65,7 @@ class Selection:
     Args:
         kept: The rows kept, with every column they came with (and any a stage added).
         drops: One audit Dataset per stage with columns ``id``, ``question``, ``stage``,
-            ``reason``: every dropped row, nothing lost.
+            ``reason``, ``detail``: every dropped row, nothing lost.
         stages: The funnel: rows in and out of each stage, in order.
 
     Example:
@@ -49,6 +75,8 @@ class Selection:
         >>> sel = tr.select(ds, tr.selector("quality", require_correct=True))
         >>> len(sel.kept) + len(sel.dropped) == 20
         True
+        >>> sel.summary()["funnel"]
+        [['quality', 20, 13]]
     """
 
     kept: Dataset
@@ -57,32 +85,119 @@ class Selection:
 
     @property
     def dropped(self) -> Dataset:
-        """Every dropped row of every stage: ``id``, ``question``, ``stage``, ``reason``."""
+        """Every dropped row of every stage (id, question, stage, reason, detail)."""
         from datasets import Dataset, concatenate_datasets
 
         if not self.drops:
-            return Dataset.from_dict({"id": [], "question": [], "stage": [], "reason": []})
-        return concatenate_datasets(list(self.drops))
+            return Dataset.from_dict({c: [] for c in AUDIT_COLUMNS})
+        tables = [_audit_columns(d) for d in self.drops]
+        return tables[0] if len(tables) == 1 else concatenate_datasets(tables)
 
     def reasons(self) -> Counter[tuple[str, str]]:
         """How many rows each (stage, reason) dropped."""
-        return Counter(
-            (stage, reason)
-            for d in self.drops
-            for stage, reason in zip(d["stage"], d["reason"], strict=True)
-        )
+        from ._columns import column_list
+
+        counts: Counter[tuple[str, str]] = Counter()
+        for d in self.drops:
+            counts.update(zip(column_list(d, "stage"), column_list(d, "reason"), strict=True))
+        return counts
 
     def then(self, other: Selection) -> Selection:
         """This selection followed by one made on its kept rows."""
         return Selection(other.kept, self.drops + other.drops, self.stages + other.stages)
 
+    # -- distributions --------------------------------------------------------------------------
+
+    def domain_column(self) -> str | None:
+        """The column the kept rows' domains are read from: the last stage's, else a default."""
+        for stage in reversed(self.stages):
+            column = stage.info.get("domain_column")
+            if column and column in self.kept.column_names:
+                return str(column)
+        return next((c for c in ("domain", "cot_type") if c in self.kept.column_names), None)
+
+    def domains(self, column: str | None = None) -> Counter[str]:
+        """How many kept rows each domain has (``column``, else :meth:`domain_column`)."""
+        from ._columns import column_list
+
+        column = column or self.domain_column()
+        if column is None:
+            return Counter()
+        return Counter(str(v) if v is not None else "" for v in column_list(self.kept, column))
+
+    def lengths(self, column: str | None = None) -> np.ndarray:
+        """The kept rows' trace lengths (``trace_tokens``, else thinking tokens or characters)."""
+        import numpy as np
+
+        from ._columns import trace_lengths
+
+        if len(self.kept) == 0:
+            return np.zeros(0, dtype=np.int64)
+        try:
+            return trace_lengths(self.kept, column)[0]
+        except DataError:
+            return np.zeros(0, dtype=np.int64)
+
     def summary(self) -> dict[str, Any]:
-        """A JSON-friendly summary for model cards and run reports."""
+        """A JSON-friendly summary for model cards and run reports.
+
+        Keys: ``kept``, ``funnel`` (``[stage, in, out]``), ``dropped`` (``"stage/reason": n``),
+        ``stages`` (each stage's settings), ``domains`` (kept rows per domain, largest first) and
+        ``lengths`` (the kept traces' length statistics and a 20-bin histogram).
+        """
+        from .report import length_summary
+
+        domains = self.domains()
         return {
             "kept": len(self.kept),
             "funnel": [[s.name, s.rows_in, s.rows_out] for s in self.stages],
             "dropped": {f"{s}/{r}": n for (s, r), n in sorted(self.reasons().items())},
+            "stages": [{"name": s.name, **dict(s.info)} for s in self.stages],
+            "domain_column": self.domain_column(),
+            "domains": dict(domains.most_common()),
+            "lengths": length_summary(self.lengths()),
         }
+
+    # -- output ---------------------------------------------------------------------------------
+
+    def plot(self, path: str | Path | None = None, *, top_domains: int = 30) -> Any:
+        """Plot the funnel, the kept domains and the kept trace lengths side by side.
+
+        Args:
+            path: Where to save a PNG; None returns the matplotlib Figure instead.
+            top_domains: Domains shown (the rest are summed as "other").
+
+        Returns:
+            The path written, or the Figure.
+        """
+        from .report import plot_selection
+
+        return plot_selection(self, path, top_domains=top_domains)
+
+    def save(self, folder: str | Path, *, plot: bool = True) -> Path:
+        """Save the kept Dataset, the audit table, the summary and the plot into ``folder``.
+
+        Writes ``kept/`` (``datasets.load_from_disk`` reads it), ``dropped.parquet`` (the audit
+        table), ``selection.json`` (:meth:`summary` plus the stages) and ``selection.png``.
+        :meth:`load` reads them back.
+
+        Returns:
+            The folder.
+        """
+        from .report import save_selection
+
+        return save_selection(self, Path(folder), plot=plot)
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Selection:
+        """Read back a Selection written by :meth:`save`.
+
+        Raises:
+            DataError: the folder does not hold a saved Selection.
+        """
+        from .report import load_selection
+
+        return load_selection(Path(folder))
 
     def __repr__(self) -> str:
         lines = [f"Selection: kept {len(self.kept)} rows"]
@@ -107,23 +222,71 @@ class Selection:
         )
 
 
-def drop_table(
-    dataset: Dataset, indices: Sequence[int], stage: str, reasons: Sequence[str]
-) -> Dataset:
-    """The audit rows for ``indices`` of ``dataset`` dropped by ``stage``."""
+def _audit_columns(table: Dataset) -> Dataset:
+    """An audit table with exactly :data:`AUDIT_COLUMNS` (older or third-party ones lack detail)."""
     from datasets import Dataset
 
-    rows = dataset.select(indices)
-    return Dataset.from_dict(
+    if list(table.column_names) == list(AUDIT_COLUMNS):
+        return table
+    columns = {}
+    for name in AUDIT_COLUMNS:
+        if name in table.column_names:
+            columns[name] = [None if v is None else str(v) for v in table[name]]
+        else:
+            columns[name] = [""] * len(table)
+    return Dataset.from_dict(columns)
+
+
+def drop_table(
+    dataset: Dataset,
+    indices: Sequence[int],
+    stage: str,
+    reasons: Sequence[str],
+    details: Sequence[str] | None = None,
+) -> Dataset:
+    """The audit rows for ``indices`` of ``dataset`` dropped by ``stage``.
+
+    Example:
+        >>> from datasets import Dataset
+        >>> ds = Dataset.from_dict({"id": ["a", "b"], "question": ["1+1?", "2+2?"]})
+        >>> list(drop_table(ds, [1], "quality", ["api_error"])["reason"])
+        ['api_error']
+    """
+    import pyarrow as pa
+    from datasets import Dataset
+    from datasets.table import InMemoryTable
+
+    from ._columns import arrow_column
+
+    take = pa.array(list(indices), type=pa.int64())
+
+    def texts(name: str) -> pa.Array:
+        if name not in dataset.column_names:
+            return None
+        return arrow_column(dataset, name).take(take).cast(pa.string())
+
+    ids = texts("id")
+    questions = texts("question")
+    n = len(take)
+    table = pa.table(
         {
-            "id": rows["id"] if "id" in rows.column_names else [str(i) for i in indices],
-            "question": rows["question"]
-            if "question" in rows.column_names
-            else [""] * len(indices),
-            "stage": [stage] * len(indices),
-            "reason": list(reasons),
+            "id": ids if ids is not None else pa.array([str(i) for i in indices], pa.string()),
+            "question": questions if questions is not None else pa.array([""] * n, pa.string()),
+            "stage": pa.array([stage] * n, pa.string()),
+            "reason": pa.array(list(reasons), pa.string()),
+            "detail": pa.array(list(details) if details is not None else [""] * n, pa.string()),
         }
     )
+    # A fingerprint of our own: datasets would otherwise hash the whole table to make one.
+    fingerprint = _fingerprint(dataset, f"drops|{stage}|{n}")
+    return Dataset(InMemoryTable(table), fingerprint=fingerprint)
+
+
+def _fingerprint(dataset: Dataset, tag: str) -> str:
+    import hashlib
+
+    seed = f"{getattr(dataset, '_fingerprint', '')}|{tag}"
+    return hashlib.sha256(seed.encode()).hexdigest()[:16]
 
 
 def selection_from_decisions(
@@ -131,6 +294,8 @@ def selection_from_decisions(
     stage: str,
     decisions: Sequence[str | None],
     kept_order: Sequence[int] | None = None,
+    details: Sequence[str] | None = None,
+    info: Mapping[str, Any] | None = None,
 ) -> Selection:
     """Build a Selection from one reason-or-None per row (None keeps the row).
 
@@ -139,7 +304,21 @@ def selection_from_decisions(
         stage: The stage's name.
         decisions: Per row, the reason it is dropped, or None to keep it.
         kept_order: The kept rows in the order to keep them (default: input order).
+        details: Per row, more about the decision (the audit's ``detail``); default empty.
+        info: What the stage wants remembered in the report (JSON-friendly).
+
+    Example:
+        >>> from datasets import Dataset
+        >>> ds = Dataset.from_dict({"id": ["a", "b", "c"], "question": ["x", "y", "z"]})
+        >>> sel = selection_from_decisions(ds, "demo", [None, "too_easy", None])
+        >>> list(sel.kept["id"]), list(sel.dropped["reason"])
+        (['a', 'c'], ['too_easy'])
     """
+    if len(decisions) != len(dataset):
+        raise DataError(
+            f"stage {stage!r} made {len(decisions)} decisions for {len(dataset)} rows; "
+            "a selector must decide every row once."
+        )
     kept = (
         list(kept_order)
         if kept_order is not None
@@ -147,9 +326,25 @@ def selection_from_decisions(
     )
     dropped = [i for i, d in enumerate(decisions) if d is not None]
     drops = (
-        (drop_table(dataset, dropped, stage, [decisions[i] for i in dropped]),) if dropped else ()
+        (
+            drop_table(
+                dataset,
+                dropped,
+                stage,
+                [decisions[i] for i in dropped],  # type: ignore[misc]
+                [details[i] or "" for i in dropped] if details is not None else None,
+            ),
+        )
+        if dropped
+        else ()
     )
-    return Selection(dataset.select(kept), drops, (Stage(stage, len(dataset), len(kept)),))
+    from ._columns import take_rows
+
+    return Selection(
+        take_rows(dataset, kept, stage),
+        drops,
+        (Stage(stage, len(dataset), len(kept), dict(info or {})),),
+    )
 
 
 def require_columns(dataset: Dataset, stage: str, columns: Sequence[str], added_by: str) -> None:
@@ -196,10 +391,18 @@ def select(dataset: Dataset, *selectors: Selector) -> Selection:
 
     Args:
         dataset: A traces Dataset.
-        *selectors: Selector objects (``tr.selector(...)``) or anything with ``select(ds)``.
+        *selectors: Selector objects (``tr.selector(...)``), chains (``a >> b``), or anything
+            with ``select(ds)``.
 
     Raises:
         DataError: no selectors, or the Dataset is empty.
+
+    Example:
+        >>> import tinyreason as tr
+        >>> ds = tr.teacher("arithmetic", seed=1).distill(tr.demo.task.make_problems(30, seed=0))
+        >>> sel = tr.select(ds, tr.selector("quality"), tr.selector("diversity", k=10))
+        >>> [s.rows_out for s in sel.stages]
+        [30, 10]
     """
     if not selectors:
         raise DataError("tr.select needs at least one selector, e.g. tr.selector('quality').")

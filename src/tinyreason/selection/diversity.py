@@ -4,33 +4,228 @@ Repeat until ``k`` rows are chosen: pick a domain uniformly among those with row
 rank rows by trace length, longest first, and draw rank ``r`` with weight ``2**-r``; drop a domain
 once it is empty (``reference/s1.md`` section 1). Unlike s1's notebook the RNG is seeded: the same
 seed gives the same rows.
+
+Also as in s1, and optional:
+
+* **include-first rules**: rows matching any rule are kept before sampling and count toward
+  ``k`` (s1: AIME and GPQA questions the teacher solved, and MATH questions it solved with traces
+  over 5,600 tokens; :func:`s1_include_first` builds those rules).
+* **the benchmark-domain switch** (``switch_after=700``): after that many rows, domains are no
+  longer drawn uniformly but from the domain distribution of the pool's AIME and GPQA questions,
+  GPQA weighted half as much as AIME. s1's code does this; its paper does not mention it.
+
+Domain labels come from a column (default ``cot_type``), or from a classifier that writes them
+into ``domain_column`` (default ``domain``): ``"msc-llm"`` (a teacher, s1's way) or
+``"msc-embedding"`` (offline). Labels already in that column are reused, never asked again.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigError
+from ..errors import ConfigError, DataError
+from ._columns import add_columns, column_list, take_rows, trace_lengths
 from .base import Composable, Selection, require_columns, selection_from_decisions
 
 if TYPE_CHECKING:
+    import numpy as np
     from datasets import Dataset
 
-__all__ = ["DiversitySelector", "trace_length"]
+__all__ = [
+    "DiversitySelector",
+    "Rule",
+    "matching_rows",
+    "matching_rule",
+    "s1_include_first",
+    "trace_length",
+]
+
+#: An include-first rule: a predicate on a row dict, or ``{column: condition}`` where a condition
+#: is a value (equality), a list / tuple / set (membership) or a predicate on the cell.
+Rule = Callable[[Mapping[str, Any]], bool] | Mapping[str, Any]
 
 
 def trace_length(row: Mapping[str, Any], column: str | None = None) -> int:
-    """A row's trace length: ``column`` if given, else the teacher's thinking tokens, else chars."""
+    """One row's trace length, as the selector ranks by.
+
+    ``column`` if given, else ``trace_tokens``, else the teacher's thinking tokens, else the
+    thinking's characters.
+
+    Example:
+        >>> trace_length({"usage": {"thinking_tokens": 120}, "thinking_trajectories": ["abc"]})
+        120
+    """
     if column is not None:
         return int(row[column] or 0)
+    if row.get("trace_tokens") is not None:
+        return int(row["trace_tokens"])
     usage = row.get("usage") or {}
     if usage.get("thinking_tokens"):
         return int(usage["thinking_tokens"])
     thinking = row.get("thinking_trajectories") or []
-    return sum(len(t) for t in thinking) if isinstance(thinking, list) else len(thinking)
+    return sum(len(t or "") for t in thinking) if isinstance(thinking, list) else len(thinking)
+
+
+@dataclass(frozen=True)
+class _Contains:
+    """A condition: the cell, lower-cased, contains one of ``needles`` (a readable repr)."""
+
+    needles: tuple[str, ...]
+
+    def __call__(self, value: Any) -> bool:
+        text = str(value or "").lower()
+        return any(n in text for n in self.needles)
+
+    def __repr__(self) -> str:
+        return f"contains{self.needles}"
+
+
+@dataclass(frozen=True)
+class _Above:
+    """A condition: the cell is a number above ``threshold``."""
+
+    threshold: float
+
+    def __call__(self, value: Any) -> bool:
+        return value is not None and float(value) > self.threshold
+
+    def __repr__(self) -> str:
+        return f"> {self.threshold:g}"
+
+
+def s1_include_first(
+    *,
+    correct_column: str = "teacher_correct",
+    length_column: str = "trace_tokens",
+    source_column: str = "source_type",
+    competition_sources: Sequence[str] = ("aime", "gpqa"),
+    long_sources: Sequence[str] = ("openaimath",),
+    min_length: int = 5600,
+) -> list[Rule]:
+    """s1's direct-include rules (``data/filter.ipynb``), as include-first rules.
+
+    s1 kept, before sampling, every AIME and GPQA question the teacher answered correctly, and
+    every MATH (``qfq/openaimath``) question it answered correctly with a trace longer than 5,600
+    tokens (384 rows in the paper, 393 in the notebook). Sources are matched as lower-case
+    substrings of ``source_column``; ``correct_column`` is what the difficulty stage writes when it
+    judges the teacher's own answer.
+
+    Example:
+        >>> rules = s1_include_first()
+        >>> row = {"teacher_correct": True, "source_type": "qq8933/AIME_1983_2024",
+        ...        "trace_tokens": 900}
+        >>> [matching_rule(rules, row) for row in [row, row | {"teacher_correct": False}]]
+        [0, None]
+    """
+    return [
+        {
+            correct_column: True,
+            source_column: _Contains(tuple(s.lower() for s in competition_sources)),
+        },
+        {
+            correct_column: True,
+            source_column: _Contains(tuple(s.lower() for s in long_sources)),
+            length_column: _Above(min_length),
+        },
+    ]
+
+
+def _matches(condition: Any, value: Any) -> bool:
+    if callable(condition):
+        return bool(condition(value))
+    if isinstance(condition, (list, tuple, set, frozenset)):
+        return value in condition
+    return bool(value == condition)
+
+
+def matching_rule(rules: Sequence[Rule], row: Mapping[str, Any]) -> int | None:
+    """The index of the first rule ``row`` matches, or None."""
+    for i, rule in enumerate(rules):
+        if isinstance(rule, Mapping):
+            if all(_matches(c, row.get(col)) for col, c in rule.items()):
+                return i
+        elif rule(row):
+            return i
+    return None
+
+
+def _arrow_mask(array: Any, condition: Any) -> np.ndarray | None:
+    """The condition over a whole column with Arrow kernels, or None to test it in Python."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        if isinstance(condition, _Contains):
+            text = pc.utf8_lower(array.cast(pa.string()))
+            mask = pa.array([False] * len(array))
+            for needle in condition.needles:
+                mask = pc.or_(mask, pc.fill_null(pc.match_substring(text, needle), False))
+        elif isinstance(condition, _Above):
+            if not (pa.types.is_integer(array.type) or pa.types.is_floating(array.type)):
+                return None
+            mask = pc.greater(array, condition.threshold)
+        elif isinstance(condition, bool):
+            if not pa.types.is_boolean(array.type):
+                return None
+            mask = pc.equal(array, condition)
+        elif isinstance(condition, str):
+            if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+                return None
+            mask = pc.equal(array, condition)
+        else:
+            return None
+        return pc.fill_null(mask, False).to_numpy(zero_copy_only=False)  # type: ignore[no-any-return]
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        return None
+
+
+def matching_rows(dataset: Dataset, rules: Sequence[Rule], stage: str) -> np.ndarray:
+    """Per row of ``dataset``, whether it matches any rule.
+
+    Column rules run as Arrow kernels where they can (s1's rules all do), and test the rest in
+    Python on the rows still in question; predicate rules see every row as a dict.
+
+    Raises:
+        DataError: a column rule names a column the Dataset lacks.
+    """
+    import numpy as np
+
+    from ._columns import arrow_column
+
+    n = len(dataset)
+    hit = np.zeros(n, dtype=bool)
+    for rule in rules:
+        if isinstance(rule, Mapping):
+            require_columns(
+                dataset,
+                stage,
+                list(rule),
+                "the include-first rules read it; s1's rules need teacher_correct and "
+                "trace_tokens, which the difficulty stage adds.",
+            )
+            ok = ~hit  # rows already included need no second look
+            for column, condition in rule.items():
+                if not ok.any():
+                    break
+                array = arrow_column(dataset, column)
+                mask = _arrow_mask(array, condition)
+                if mask is None:
+                    rows = np.flatnonzero(ok)
+                    values = array.take(rows).to_pylist()
+                    mask = np.zeros(n, dtype=bool)
+                    mask[rows] = [_matches(condition, v) for v in values]
+                ok &= mask
+            hit |= ok
+        elif callable(rule):
+            hit |= np.fromiter((bool(rule(row)) for row in dataset), bool, count=n)
+        else:
+            raise ConfigError(
+                f"an include-first rule must be a predicate on a row or a {{column: condition}} "
+                f"mapping, got {type(rule).__name__}"
+            )
+    return hit
 
 
 @dataclass(frozen=True)
@@ -40,47 +235,194 @@ class DiversitySelector(Composable):
     Args:
         k: Rows to keep (s1: 1,000).
         seed: Seed of the sampling.
-        domain_column: The column holding each row's domain label.
-        length_column: A column of trace lengths (e.g. tokens in the student's tokenizer); by
-            default the teacher's thinking tokens, or the thinking's characters.
+        domain_column: The column of domain labels: read with ``classifier="column"`` (default
+            ``cot_type``), written by a classifier (default ``domain``).
+        classifier: ``"column"`` (labels already in ``domain_column``), ``"msc-llm"`` (a teacher
+            classifies into MSC codes, s1's way), ``"msc-embedding"`` (offline, nearest label by
+            embedding), or any object with ``classify(questions) -> labels``.
+        classifier_options: Options of a named classifier: ``teacher`` (msc-llm), ``scheme``
+            (``"msc"`` or ``{label: description}``), ``model``, ``cache``, ``max_cost_usd``.
+        reclassify: Classify every row again, even those with a label in ``domain_column``.
+        length_column: A column of trace lengths; default ``trace_tokens`` (the difficulty
+            stage's), else the teacher's thinking tokens, else the thinking's characters.
+        include_first: Rules whose rows are kept before sampling (they count toward ``k``); see
+            :data:`Rule` and :func:`s1_include_first`.
+        switch_after: After this many rows, draw domains from the benchmark-domain distribution
+            instead of uniformly (s1's code: 700). None (default): uniform throughout.
+        switch_sources: Source substrings -> weight defining that distribution: each source's
+            domain distribution in the pool, mixed with these weights (s1: AIME 1, GPQA 0.5).
+        source_column: The column ``switch_sources`` are matched in (lower-case substrings).
         allow_fewer: Keep every row when the pool has fewer than ``k`` instead of raising.
 
     Example:
         >>> import tinyreason as tr
-        >>> tr.selector("diversity", k=1000, seed=0).k
-        1000
+        >>> ds = tr.teacher("arithmetic", seed=1).distill(tr.demo.task.make_problems(200, seed=0))
+        >>> sel = tr.select(ds, tr.selector("diversity", k=20, seed=0))
+        >>> len(sel.kept), len(set(sel.kept["cot_type"]))
+        (20, 9)
     """
 
     k: int = 1000
     seed: int = 0
-    domain_column: str = "cot_type"
+    domain_column: str | None = None
+    classifier: Any = "column"
+    classifier_options: Mapping[str, Any] = field(default_factory=dict)
+    reclassify: bool = False
     length_column: str | None = None
+    include_first: Sequence[Rule] = ()
+    switch_after: int | None = None
+    switch_sources: Mapping[str, float] = field(default_factory=lambda: {"aime": 1.0, "gpqa": 0.5})
+    source_column: str = "source_type"
     allow_fewer: bool = False
     name: str = "diversity"
 
     def __post_init__(self) -> None:
-        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
-            raise ConfigError(f"diversity k must be a whole number >= 1, got {self.k!r}")
+        from .domains import DomainClassifier, domain_classifier
 
-    def order(self, dataset: Dataset) -> list[int]:
-        """The indices of the ``k`` sampled rows, in the order they were drawn."""
+        problems = []
+        if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
+            problems.append(f"diversity k must be a whole number >= 1, got {self.k!r}")
+        if self.switch_after is not None and (
+            isinstance(self.switch_after, bool)
+            or not isinstance(self.switch_after, int)
+            or self.switch_after < 0
+        ):
+            problems.append(
+                f"switch_after must be a whole number >= 0 or None, got {self.switch_after!r}"
+            )
+        if not all(isinstance(w, (int, float)) and w >= 0 for w in self.switch_sources.values()):
+            problems.append(
+                f"switch_sources weights must be numbers >= 0: {dict(self.switch_sources)}"
+            )
+        for rule in self.include_first:
+            if not (isinstance(rule, Mapping) or callable(rule)):
+                problems.append(
+                    "an include-first rule must be a predicate on a row or a {column: condition} "
+                    f"mapping, got {type(rule).__name__}"
+                )
+        classifier: Any = None
+        if isinstance(self.classifier, str):
+            if self.classifier != "column":
+                try:
+                    classifier = domain_classifier(self.classifier, **dict(self.classifier_options))
+                except ConfigError as err:
+                    problems.extend(err.problems)
+            elif self.classifier_options:
+                problems.append(
+                    "classifier_options only apply to a named classifier ('msc-llm', "
+                    "'msc-embedding'); classifier='column' reads domain_column as it is."
+                )
+        elif isinstance(self.classifier, DomainClassifier):
+            classifier = self.classifier
+        else:
+            problems.append(
+                "classifier must be 'column', 'msc-llm', 'msc-embedding' or an object with "
+                f"name and classify(questions), got {type(self.classifier).__name__}"
+            )
+        if problems:
+            raise ConfigError(problems)
+        object.__setattr__(self, "_classifier", classifier)
+        column = self.domain_column or ("cot_type" if classifier is None else "domain")
+        object.__setattr__(self, "_domain_column", column)
+
+    @property
+    def column(self) -> str:
+        """The column domains are read from (or written to by the classifier)."""
+        return self._domain_column  # type: ignore[attr-defined,no-any-return]
+
+    # -- labels ----------------------------------------------------------------------------------
+
+    def label(self, dataset: Dataset) -> Dataset:
+        """``dataset`` with every row's domain in :attr:`column` (classifying rows without one)."""
+        classifier = self._classifier  # type: ignore[attr-defined]
+        if classifier is None:
+            require_columns(
+                dataset,
+                self.name,
+                [self.column],
+                "set domain_column= to a column of domain labels (s1 used MSC subject codes), "
+                "or classifier='msc-llm' / 'msc-embedding' to add one.",
+            )
+            return dataset
+        require_columns(dataset, self.name, ["question"], "the classifier reads the questions.")
+        labels: list[Any] = (
+            column_list(dataset, self.column)
+            if self.column in dataset.column_names and not self.reclassify
+            else [None] * len(dataset)
+        )
+        todo = [i for i, label in enumerate(labels) if label is None or label == ""]
+        if not todo:
+            return dataset
+        questions = column_list(take_rows(dataset, todo, "classify"), "question")
+        found = classifier.classify([q or "" for q in questions])
+        if len(found) != len(todo):
+            raise DataError(
+                f"the domain classifier {getattr(classifier, 'name', classifier)!r} returned "
+                f"{len(found)} labels for {len(todo)} questions."
+            )
+        for i, label in zip(todo, found, strict=True):
+            labels[i] = str(label)
+        return add_columns(dataset, {self.column: labels})
+
+    # -- sampling --------------------------------------------------------------------------------
+
+    def _switch_weights(self, dataset: Dataset, domains: Sequence[str]) -> dict[str, float]:
+        """s1's late-phase domain weights: each source's domain distribution, mixed."""
+        require_columns(
+            dataset,
+            self.name,
+            [self.source_column],
+            "switch_after needs the source of each question (source_type) to find AIME / GPQA.",
+        )
+        sources = [str(s or "").lower() for s in column_list(dataset, self.source_column)]
+        weights: dict[str, float] = {}
+        for needle, weight in self.switch_sources.items():
+            hits = [d for d, s in zip(domains, sources, strict=True) if needle.lower() in s]
+            for d in hits:
+                weights[d] = weights.get(d, 0.0) + weight / len(hits)
+        return weights
+
+    def order(self, dataset: Dataset, included: Sequence[int] = ()) -> list[int]:
+        """The indices of the sampled rows (after ``included``), in the order they were drawn.
+
+        Raises:
+            DataError: the domain column is missing (classify first with :meth:`label`).
+        """
         import numpy as np
 
+        require_columns(dataset, self.name, [self.column], "label the rows first (label()).")
         rng = np.random.default_rng(self.seed)
-        by_domain: dict[str, list[tuple[int, int]]] = defaultdict(list)
-        for i, row in enumerate(dataset):
-            by_domain[str(row[self.domain_column] or "")].append(
-                (trace_length(row, self.length_column), i)
-            )
-        pools = []
-        for domain in sorted(by_domain):
-            members = by_domain[domain]
-            rng.shuffle(members)  # equal lengths: a seeded, not an input-order, tie-break
-            members.sort(key=lambda m: -m[0])  # stable: keeps the shuffle among ties
-            pools.append([i for _, i in members])
+        domains = [str(d) if d is not None else "" for d in column_list(dataset, self.column)]
+        lengths = trace_lengths(dataset, self.length_column)[0]
+        names, inverse = np.unique(np.array(domains, dtype=object), return_inverse=True)
+        taken = np.zeros(len(dataset), dtype=bool)
+        taken[list(included)] = True
+        grouped = np.argsort(inverse, kind="stable")
+        bounds = np.cumsum(np.bincount(inverse, minlength=len(names)))[:-1]
+        pools: list[list[int]] = []
+        pool_names: list[str] = []
+        for name, members in zip(names.tolist(), np.split(grouped, bounds), strict=True):
+            members = members[~taken[members]]
+            if not len(members):
+                continue
+            # A seeded shuffle, then a stable sort by length: ties break by the seed, not by the
+            # input order.
+            members = members[rng.permutation(len(members))]
+            members = members[np.argsort(-lengths[members], kind="stable")]
+            pools.append(members.tolist())
+            pool_names.append(name)
+        switch = self._switch_weights(dataset, domains) if self.switch_after is not None else {}
         chosen: list[int] = []
-        while len(chosen) < self.k and pools:
-            d = int(rng.integers(len(pools)))
+        goal = self.k - len(included)
+        while len(chosen) < goal and pools:
+            late = (
+                self.switch_after is not None and len(included) + len(chosen) >= self.switch_after
+            )
+            weights = np.array([switch.get(n, 0.0) for n in pool_names]) if late else None
+            if weights is not None and weights.sum() > 0:
+                d = int(rng.choice(len(pools), p=weights / weights.sum()))
+            else:  # uniform (or every benchmark domain is used up)
+                d = int(rng.integers(len(pools)))
             pool = pools[d]
             while True:  # rank r with probability proportional to 2**-r, truncated to the pool
                 rank = int(rng.geometric(0.5)) - 1
@@ -89,22 +431,45 @@ class DiversitySelector(Composable):
             chosen.append(pool.pop(rank))
             if not pool:
                 pools.pop(d)
+                pool_names.pop(d)
         return chosen
 
     def select(self, dataset: Dataset) -> Selection:
-        """Sample ``k`` rows; the rest are dropped as ``not_sampled``."""
-        require_columns(
-            dataset,
-            self.name,
-            [self.domain_column] + ([self.length_column] if self.length_column else []),
-            "set domain_column= to a column of domain labels (s1 used MSC subject codes).",
-        )
+        """Label, include, then sample ``k`` rows; the rest are dropped as ``not_sampled``."""
+        import numpy as np
+
+        if self.length_column:
+            require_columns(
+                dataset, self.name, [self.length_column], "or leave length_column=None."
+            )
         if len(dataset) < self.k and not self.allow_fewer:
             raise ConfigError(
                 f"diversity k={self.k} but only {len(dataset)} rows reach this stage; lower k or "
                 "pass allow_fewer=True to keep them all."
             )
-        chosen = self.order(dataset)
-        keep = set(chosen)
-        decisions = [None if i in keep else "not_sampled" for i in range(len(dataset))]
-        return selection_from_decisions(dataset, self.name, decisions, kept_order=chosen)
+        dataset = self.label(dataset)
+        included: list[int] = []
+        if self.include_first:
+            included = np.flatnonzero(
+                matching_rows(dataset, self.include_first, self.name)
+            ).tolist()
+            if len(included) > self.k:
+                raise ConfigError(
+                    f"the include-first rules match {len(included)} rows, more than k={self.k}; "
+                    "raise k or narrow the rules."
+                )
+        chosen = included + self.order(dataset, included)
+        keep = np.zeros(len(dataset), dtype=bool)
+        keep[chosen] = True
+        decisions = [None if kept else "not_sampled" for kept in keep.tolist()]
+        classifier = self._classifier  # type: ignore[attr-defined]
+        info = {
+            "k": self.k,
+            "seed": self.seed,
+            "domain_column": self.column,
+            "classifier": "column" if classifier is None else getattr(classifier, "name", "custom"),
+            "length": trace_lengths(dataset, self.length_column)[1],
+            "included_first": len(included),
+            "switch_after": self.switch_after,
+        }
+        return selection_from_decisions(dataset, self.name, decisions, kept_order=chosen, info=info)
