@@ -119,7 +119,7 @@ def run_demo(config: DemoConfig | None = None, run_dir: str | Path | None = None
     pool = [p for p in make_problems(config.pool, seed=config.seed) if p.question not in held_out]
     _say(f"[1/5] distil: {len(pool)} problems (held-out questions removed) -> arithmetic teacher")
     teacher = tr.teacher("arithmetic", error_rate=config.teacher_error_rate, seed=config.seed)
-    traces = teacher.distill(pool)
+    traces = teacher.distill(pool, cache=run_dir / "teacher-cache.sqlite")
     lap("distil")
 
     _say(f"[2/5] select: quality (verified answers) >> diversity (s1 sampling) -> {config.k}")

@@ -21,11 +21,12 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from ..data import as_problems, to_dataset
 from ..errors import ConfigError, DataError
-from ..records import Problem, Trace, Usage
+from ..records import Problem, Usage
+from ..teachers.base import ProviderError, TeacherReply, TeacherRequest
+from ..teachers.teacher import ProviderTeacher
 
 __all__ = [
     "TOKEN_PATTERN",
@@ -140,59 +141,84 @@ def make_problems(
     return problems
 
 
+class ArithmeticProvider:
+    """A programmatic "model" that solves arithmetic-chain questions step by step.
+
+    It speaks the teacher engine's provider protocol, so the demo's teacher gets what every API
+    teacher gets: the cache, resuming, progress and the run summary. Like a real teacher it is
+    sometimes wrong: a seeded share of its traces carry one arithmetic slip.
+    """
+
+    name = "arithmetic"
+
+    def __init__(self, error_rate: float, seed: int):
+        self.error_rate, self.seed = error_rate, seed
+
+    def reply(self, question: str) -> TeacherReply:
+        """The trace for one question (slips are seeded by the question, so re-runs agree)."""
+        try:
+            _, steps = parse_question(question)
+        except DataError as exc:
+            raise ProviderError(str(exc), reason="bad_request", retryable=False) from None
+        rng = random.Random(f"{self.seed}:{question}")
+        slip_at = rng.randrange(len(steps)) if rng.random() < self.error_rate else None
+        thinking, answer = solve(question, slip_at, slip_by=rng.randint(1, 9))
+        usage = Usage(
+            input_tokens=count_tokens(question),
+            output_tokens=count_tokens(answer),
+            thinking_tokens=count_tokens(thinking),
+        )
+        return TeacherReply(thinking, answer, "raw", "stop", usage, model="exact")
+
+    async def complete(self, request: TeacherRequest) -> TeacherReply:
+        """Solve the request's question."""
+        return self.reply(request.question)
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+
 @dataclass(frozen=True)
-class ArithmeticTeacher:
-    """A programmatic teacher that writes exact step-by-step traces, with occasional slips.
+class ArithmeticTeacher(ProviderTeacher):
+    """The demo's teacher: exact step-by-step traces with occasional slips, through the engine.
 
     Like a real teacher it is sometimes wrong: with probability ``error_rate`` a trace has one
-    arithmetic slip, so quality selection has real work to do. Slips are seeded per problem, so the
-    same pool always gets the same traces. It costs nothing and needs no key.
+    arithmetic slip, so quality selection has real work to do. It needs no key and costs nothing,
+    and runs through the same engine as the API teachers (cache, progress, summary).
 
     Args:
         error_rate: Share of traces with a slip.
-        seed: Seed of the slips.
+        seed: Seed of the slips (part of the cache key, with the error rate).
 
     Example:
         >>> import tinyreason as tr
         >>> teacher = tr.teacher("arithmetic", error_rate=0.0)
-        >>> ds = teacher.distill([tr.Problem("p1", "0;a-5;b+4", answer="9")])
-        >>> ds[0]["thinking_trajectories"], ds[0]["attempt"]
-        (['a-5:0-5=5\\nb+4:5+4=9'], '9')
+        >>> ds = teacher.distill([tr.Problem("p1", "0;a-5;b+4", answer="9")], cache=False,
+        ...                      progress=False)
+        >>> ds[0]["thinking_trajectories"], ds[0]["attempt"], ds[0]["thinking_kind"]
+        (['a-5:0-5=5\\nb+4:5+4=9'], '9', 'raw')
     """
+
+    name: ClassVar[str] = "arithmetic"
+    needs_key: ClassVar[bool] = False
 
     error_rate: float = 0.05
     seed: int = 0
+    concurrency: int = 64
 
-    def __post_init__(self) -> None:
+    def _check_fields(self) -> list[str]:
+        problems = super()._check_fields()
         if not 0.0 <= self.error_rate <= 1.0:
-            raise ConfigError(f"error_rate must be between 0 and 1, got {self.error_rate}")
+            problems.append(f"error_rate must be between 0 and 1, got {self.error_rate}")
+        return problems
 
-    def trace(self, problem: Problem) -> Trace:
-        """The trace for one problem (an error trace if the question is not arithmetic)."""
-        rng = random.Random(f"{self.seed}:{problem.id}")
-        try:
-            _, steps = parse_question(problem.question)
-        except DataError as exc:
-            return Trace(
-                problem.id, "arithmetic", "exact", "", "", finish_reason="error", error=str(exc)
-            )
-        slip_at = rng.randrange(len(steps)) if rng.random() < self.error_rate else None
-        thinking, answer = solve(problem.question, slip_at, slip_by=rng.randint(1, 9))
-        usage = Usage(
-            input_tokens=count_tokens(problem.question),
-            output_tokens=count_tokens(answer),
-            thinking_tokens=count_tokens(thinking),
-        )
-        return Trace(problem.id, "arithmetic", "exact", thinking, answer, usage=usage, cost_usd=0.0)
+    def settings(self) -> dict[str, Any]:
+        """The slips' rate and seed change the traces, so they are part of the cache key."""
+        return super().settings() | {"error_rate": self.error_rate, "seed": self.seed}
 
-    def distill(self, problems: Any, **options: Any) -> Any:
-        """Trace every problem; returns a Dataset in the s1K schema plus teacher columns."""
-        if options:
-            raise ConfigError(
-                f"the arithmetic teacher takes no distill options, got {sorted(options)}"
-            )
-        problems = as_problems(problems)
-        return to_dataset(problems, [self.trace(p) for p in problems])
+    def make_provider(self) -> ArithmeticProvider:
+        """The programmatic solver."""
+        return ArithmeticProvider(self.error_rate, self.seed)
 
 
 @dataclass(frozen=True)
