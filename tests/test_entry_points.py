@@ -8,6 +8,8 @@ environment (offline: ``--no-index --no-build-isolation``, from a copy in a temp
 * ``tinyreason-broken``: its module raises at import.
 * ``tinyreason-badhook``: entry point ``badhook``'s register_scalers raises; entry point
   ``misspelt`` implements ``register_teacher`` (no s).
+* ``tinyreason-example`` (``examples/plugin-package``): the example users copy, a teacher and a
+  scaler.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import pytest
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "plugins"
 PACKAGES = ("tinyreason-hello", "tinyreason-broken", "tinyreason-badhook")
+# The documented example package users copy (examples/plugin-package): it must install and work.
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "plugin-package"
 MODULES = ("tinyreason_hello", "tinyreason_broken", "tinyreason_badhook")
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]  # pip install + uninstall: ~12 s
@@ -68,6 +72,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         pytest.skip("setuptools is not installed here; pip install setuptools to run this")
     build = tmp_path_factory.mktemp("plugins")
     paths = [str(shutil.copytree(FIXTURES / name, build / name)) for name in PACKAGES]
+    paths.append(str(shutil.copytree(EXAMPLE, build / "tinyreason-example")))
     with _install_lock():
         try:
             done = _pip("install", "--no-deps", "--no-build-isolation", "--no-index", *paths)
@@ -77,7 +82,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
                 )
             yield
         finally:
-            undone = _pip("uninstall", "-y", *PACKAGES)
+            undone = _pip("uninstall", "-y", *PACKAGES, "tinyreason-example")
             assert undone.returncode == 0, undone.stderr
 
 
@@ -187,3 +192,40 @@ def test_load_plugins_empty_loads_none(tmp_path: Path) -> None:
     assert set(statuses.values()) == {"skipped"}
     assert {"hello", "broken", "badhook", "misspelt"} <= set(statuses)
     assert result["qwen"] == "qwen-s1"
+
+
+_EXAMPLE_PROBE = """
+import json
+import tinyreason as tr
+teacher = tr.teacher("echo-teacher", note="checked")
+ds = teacher.distill([tr.Problem("p1", "1+1?", answer="2")])
+scaler = tr.scaler("self-consistency", n=4, max_thinking=64)
+info = next(p for p in tr.plugins() if p.name == "example")
+print(json.dumps({"attempt": ds[0]["attempt"], "thinking": ds[0]["thinking_trajectories"],
+                  "scaler": isinstance(scaler, tr.TestTimeScaler), "n": scaler.n,
+                  "status": info.status, "provides": info.provides}))
+"""
+
+
+@pytest.mark.usefixtures("installed")
+def test_the_documented_example_plugin_installs_and_is_discovered(tmp_path: Path) -> None:
+    env = os.environ.copy()
+    env.pop("TINYREASON_LOAD_PLUGINS", None)
+    done = subprocess.run(
+        [sys.executable, "-c", _EXAMPLE_PROBE],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result == {
+        "attempt": "Answer: 2",
+        "thinking": ["checked"],
+        "scaler": True,
+        "n": 4,
+        "status": "loaded",
+        "provides": {"teacher": ["echo-teacher"], "scaler": ["self-consistency"]},
+    }
