@@ -71,12 +71,12 @@ class Selection:
     Example:
         >>> import tinyreason as tr
         >>> ds = tr.teacher("arithmetic", error_rate=0.5, seed=1).distill(
-        ...     tr.demo.task.make_problems(20, seed=0))
+        ...     tr.demo.task.make_problems(20, seed=0), cache=False, progress=False)
         >>> sel = tr.select(ds, tr.selector("quality", require_correct=True))
         >>> len(sel.kept) + len(sel.dropped) == 20
         True
         >>> sel.summary()["funnel"]
-        [['quality', 20, 13]]
+        [['quality', 20, 9]]
     """
 
     kept: Dataset
@@ -399,7 +399,8 @@ def select(dataset: Dataset, *selectors: Selector) -> Selection:
 
     Example:
         >>> import tinyreason as tr
-        >>> ds = tr.teacher("arithmetic", seed=1).distill(tr.demo.task.make_problems(30, seed=0))
+        >>> ds = tr.teacher("arithmetic", seed=1).distill(
+        ...     tr.demo.task.make_problems(30, seed=0), cache=False, progress=False)
         >>> sel = tr.select(ds, tr.selector("quality"), tr.selector("diversity", k=10))
         >>> [s.rows_out for s in sel.stages]
         [30, 10]

@@ -256,7 +256,8 @@ class DiversitySelector(Composable):
 
     Example:
         >>> import tinyreason as tr
-        >>> ds = tr.teacher("arithmetic", seed=1).distill(tr.demo.task.make_problems(200, seed=0))
+        >>> ds = tr.teacher("arithmetic", seed=1).distill(
+        ...     tr.demo.task.make_problems(200, seed=0), cache=False, progress=False)
         >>> sel = tr.select(ds, tr.selector("diversity", k=20, seed=0))
         >>> len(sel.kept), len(set(sel.kept["cot_type"]))
         (20, 9)
