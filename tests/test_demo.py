@@ -16,7 +16,11 @@ def test_quick_demo_runs_every_stage_and_writes_its_report(tmp_path, capsys):
         assert stage in out
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["selection"]["kept"] == 80
-    assert [s[0] for s in summary["selection"]["funnel"]] == ["quality", "diversity"]
+    funnel = [s[0] for s in summary["selection"]["funnel"]]
+    assert funnel == ["decontaminate", "quality", "diversity"]
+    assert "Preflight:" in out  # the trainer's check is shown before training
+    card = (run_dir / "student" / "README.md").read_text()
+    assert "decontaminate 240->" in card and "loss_curve" not in card  # the funnel, no curve
     assert summary["training"]["steps"] == 30
     table = summary["budget_forcing"]["table"]
     assert [row["budget"] for row in table] == [0, 16, 64]

@@ -117,6 +117,10 @@ def test_plot_save_and_load(tmp_path):
     assert list(loaded.dropped["detail"]) == list(sel.dropped["detail"])
     with pytest.raises(tr.DataError, match="holds no saved Selection"):
         Selection.load(tmp_path / "nothing")
+    # A selection that dropped nothing writes an empty audit table, and still loads.
+    nothing_dropped = tr.select(sel.kept, tr.selector("dedup")).save(tmp_path / "all", plot=False)
+    again = Selection.load(nothing_dropped)
+    assert len(again.kept) == len(sel.kept) and len(again.dropped) == 0
 
 
 def test_new_selectors_are_registered_and_compose():

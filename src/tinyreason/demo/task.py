@@ -225,10 +225,14 @@ class ArithmeticTeacher(ProviderTeacher):
 class ArithmeticBenchmark:
     """Held-out arithmetic-chain problems (a different seed from any training pool).
 
+    ``n`` sets the benchmark's size; ``limit=`` takes its first problems, as on every benchmark.
+
     Example:
         >>> import tinyreason as tr
         >>> len(tr.benchmark("arithmetic", n=20).problems())
         20
+        >>> [p.id for p in tr.benchmark("arithmetic", limit=2).problems()]
+        ['test-1000003-0', 'test-1000003-1']
     """
 
     n: int = 200
@@ -236,13 +240,15 @@ class ArithmeticBenchmark:
     min_steps: int = 2
     max_steps: int = 10
     name: str = "arithmetic"
+    limit: int | None = None
 
     def problems(self) -> list[Problem]:
         """The benchmark's problems, each with its answer."""
-        return make_problems(
+        problems = make_problems(
             self.n,
             seed=self.seed,
             min_steps=self.min_steps,
             max_steps=self.max_steps,
             prefix="test",
         )
+        return problems if self.limit is None else problems[: self.limit]

@@ -96,12 +96,16 @@ def temperature_problems(temperature: Any) -> list[str]:
     return []
 
 
-def resolve_format(format: str | ThinkFormat, needed_by: str = "budget forcing") -> ThinkFormat:
+def resolve_format(
+    format: str | ThinkFormat | None, needed_by: str = "budget forcing", *, model: Any = None
+) -> ThinkFormat:
     """A registered format name or a :class:`ThinkFormat`, checked to have what backends use.
 
     Args:
-        format: The format or its registered name.
+        format: The format or its registered name; None: the one a tinyreason-trained ``model``
+            folder records in its ``tinyreason.json``, else ``"think-tags"``.
         needed_by: Who needs it, for the error message.
+        model: The backend's model (a folder is looked into when ``format`` is None).
 
     Raises:
         ConfigError: the format lacks a method backends call.
@@ -110,6 +114,11 @@ def resolve_format(format: str | ThinkFormat, needed_by: str = "budget forcing")
         >>> resolve_format("qwen-s1").think_end
         '<|im_start|>answer'
     """
+    if format is None:
+        from ..students.formats import DEFAULT_BACKEND_FORMAT, saved_format
+
+        # A student trained with qwen-s1 but read with think-tags would never stop thinking.
+        format = saved_format(model) or DEFAULT_BACKEND_FORMAT
     if isinstance(format, str):
         from .. import student
 

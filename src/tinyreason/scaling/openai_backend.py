@@ -100,7 +100,8 @@ class OpenAIServerBackend:
             renders prompts (its chat template) and tokenises delimiters, so it must be the
             server's.
         format: A registered student format name or a
-            :class:`~tinyreason.students.ThinkFormat`.
+            :class:`~tinyreason.students.ThinkFormat`. None (default): the format a
+            tinyreason-trained model folder records, else ``"think-tags"``.
         api_key: The server's key; None reads ``OPENAI_API_KEY``, else ``"EMPTY"`` (what local
             servers without ``--api-key`` accept). Never shown in reprs, logs or errors.
         max_concurrency: Requests in flight at once.
@@ -132,7 +133,7 @@ class OpenAIServerBackend:
         base_url: str,
         model: str,
         tokenizer: Any,
-        format: str | ThinkFormat = "think-tags",
+        format: str | ThinkFormat | None = None,
         api_key: str | None = None,
         max_concurrency: int = 16,
         timeout: float = 600.0,
@@ -152,7 +153,7 @@ class OpenAIServerBackend:
         self.timeout = float(timeout)
         self.max_retries = max_retries
         self.vllm_extras = vllm_extras
-        self.format = resolve_format(format)
+        self.format = resolve_format(format, model=model)
         self.tokenizer = load_tokenizer(tokenizer)
         self.format.chat_prompt(self.tokenizer, "?")  # fail now on a missing chat template
         key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY") or "EMPTY"

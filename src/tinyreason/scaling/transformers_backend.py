@@ -32,7 +32,8 @@ class TransformersBackend:
         model: A model folder or hub name, or a loaded ``PreTrainedModel``.
         tokenizer: Its tokenizer, or a folder / name to load one from; None loads the model's own.
         format: A registered student format name (``"think-tags"``, ``"qwen-s1"``) or a
-            :class:`~tinyreason.students.ThinkFormat`.
+            :class:`~tinyreason.students.ThinkFormat`. None (default): the format a
+            tinyreason-trained model folder records, else ``"think-tags"``.
         device: Where to run (``"cpu"``, ``"cuda"``, ``"cuda:1"``); None keeps a loaded model
             where it is and puts a model loaded here on CUDA when there is one.
         dtype: ``torch.dtype`` or its name (``"bfloat16"``, ``"auto"``); None keeps the default.
@@ -65,7 +66,7 @@ class TransformersBackend:
         self,
         model: str | Path | PreTrainedModel,
         tokenizer: Any = None,
-        format: str | ThinkFormat = "think-tags",
+        format: str | ThinkFormat | None = None,
         device: str | torch.device | None = None,
         dtype: str | torch.dtype | None = None,
         batch_size: int = 16,
@@ -75,7 +76,7 @@ class TransformersBackend:
             raise ConfigError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
         self.batch_size = batch_size
         self.progress = progress
-        self.format = resolve_format(format, "the transformers backend")
+        self.format = resolve_format(format, "the transformers backend", model=model)
         torch_dtype = _resolve_dtype(dtype)
         if isinstance(model, (str, Path)):
             self.model = _load_model(str(model), torch_dtype)

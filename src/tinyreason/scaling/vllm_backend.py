@@ -132,7 +132,8 @@ class VLLMBackend:
     Args:
         model: A model folder or hub name, or a ready ``vllm.LLM`` (then no engine options).
         format: A registered student format name or a
-            :class:`~tinyreason.students.ThinkFormat`.
+            :class:`~tinyreason.students.ThinkFormat`. None (default): the format a
+            tinyreason-trained model folder records, else ``"think-tags"``.
         tokenizer: A tokenizer folder / name for vLLM, or a loaded tokenizer (its
             ``name_or_path`` goes to vLLM); None uses the model's.
         dtype: vLLM's ``dtype`` (``"auto"``, ``"bfloat16"``, ``"float32"``: s1 evaluated in fp32).
@@ -159,7 +160,7 @@ class VLLMBackend:
     def __init__(
         self,
         model: Any,
-        format: str | ThinkFormat = "think-tags",
+        format: str | ThinkFormat | None = None,
         tokenizer: Any = None,
         dtype: str = "auto",
         tensor_parallel_size: int = 1,
@@ -168,7 +169,7 @@ class VLLMBackend:
         **engine_kwargs: Any,
     ):
         vllm = _import_vllm()
-        self.format = resolve_format(format)
+        self.format = resolve_format(format, model=model)
         if isinstance(model, (str, Path)):
             options = dict(engine_kwargs)
             options.update(

@@ -137,7 +137,15 @@ def load_selection(folder: Path) -> Selection:
     summary = json.loads(summary_path.read_text())
     kept = load_from_disk(str(folder / KEPT_DIR))
     dropped_path = folder / DROPPED_FILE
-    dropped = Dataset.from_parquet(str(dropped_path)) if dropped_path.is_file() else None
+    dropped = None
+    if dropped_path.is_file():
+        import pyarrow.parquet as pq
+        from datasets.table import InMemoryTable
+
+        # Not Dataset.from_parquet: it refuses a file with no rows ("corresponds to no data"),
+        # which is what a selection that dropped nothing writes.
+        table = pq.read_table(str(dropped_path))
+        dropped = Dataset(InMemoryTable(table)) if table.num_rows else None
     infos = [{k: v for k, v in s.items() if k != "name"} for s in summary.get("stages", [])]
     infos += [{}] * (len(summary["funnel"]) - len(infos))
     stages = tuple(

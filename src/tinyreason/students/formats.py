@@ -19,7 +19,14 @@ from typing import Any
 
 from ..errors import ConfigError
 
-__all__ = ["FormatTokens", "ThinkFormat", "qwen_s1", "think_tags"]
+__all__ = [
+    "DEFAULT_BACKEND_FORMAT",
+    "FormatTokens",
+    "ThinkFormat",
+    "qwen_s1",
+    "saved_format",
+    "think_tags",
+]
 
 
 @dataclass(frozen=True)
@@ -237,3 +244,31 @@ def think_tags(
         end_of_turn=end_of_turn,
         system_prompt=system_prompt,
     )
+
+
+#: The format a backend uses when it is given none and the model folder does not name one.
+DEFAULT_BACKEND_FORMAT = "think-tags"
+
+
+def saved_format(model: Any) -> ThinkFormat | None:
+    """The format a tinyreason-trained model folder was trained with (its ``tinyreason.json``).
+
+    Args:
+        model: A model folder (anything else, a hub name or a loaded model, gives None).
+
+    Returns:
+        The :class:`ThinkFormat` recorded by the trainer, or None when there is no record.
+
+    Example:
+        >>> saved_format("Qwen/Qwen2.5-0.5B-Instruct") is None
+        True
+    """
+    import json
+    from pathlib import Path
+
+    if not isinstance(model, (str, Path)):
+        return None
+    manifest = Path(model) / "tinyreason.json"
+    if not manifest.is_file():
+        return None
+    return ThinkFormat(**json.loads(manifest.read_text())["format"])

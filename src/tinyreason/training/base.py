@@ -22,8 +22,9 @@ class TrainedStudent:
         format: The student format it was trained with (the scalers must use the same one).
         base: The model it started from.
         metrics: Training metrics: ``final_loss`` (the last logged loss), ``train_loss``,
-            ``steps``, ``runtime_s``, ``examples``...
+            ``steps``, ``runtime_s``, ``examples``, ``loss_curve`` (``[step, loss]`` pairs)...
         hyperparameters: The effective values used (after presets and overrides).
+        data: The data manifest: fingerprint, rows, teachers, thinking kinds, selection summary.
 
     Example:
         >>> import tinyreason as tr
@@ -38,6 +39,7 @@ class TrainedStudent:
     base: str
     metrics: Mapping[str, float] = field(default_factory=dict)
     hyperparameters: Mapping[str, Any] = field(default_factory=dict)
+    data: Mapping[str, Any] = field(default_factory=dict)
 
     def backend(self, name: str = "transformers", **options: Any) -> Any:
         """A generation backend over this student, with its format (for ``tr.evaluate``)."""
@@ -54,6 +56,7 @@ class TrainedStudent:
             "base": self.base,
             "metrics": dict(self.metrics),
             "hyperparameters": dict(self.hyperparameters),
+            "data": dict(self.data),
         }
 
     def save_manifest(self) -> Path:
@@ -69,19 +72,20 @@ class TrainedStudent:
         Raises:
             DataError: the folder has no ``tinyreason.json`` (not trained by tinyreason).
         """
-        from ..students.formats import ThinkFormat
+        from ..students.formats import saved_format
 
-        manifest_path = Path(path) / "tinyreason.json"
-        if not manifest_path.exists():
+        fmt = saved_format(path)
+        if fmt is None:
             raise DataError(
                 f"{path} has no tinyreason.json; for a model trained elsewhere use "
                 "tr.backend('transformers', model=path, format=...)."
             )
-        data = json.loads(manifest_path.read_text())
+        data = json.loads((Path(path) / "tinyreason.json").read_text())
         return cls(
             Path(path),
-            ThinkFormat(**data["format"]),
+            fmt,
             data.get("base", ""),
             data.get("metrics", {}),
             data.get("hyperparameters", {}),
+            data.get("data", {}),
         )
