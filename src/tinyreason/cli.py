@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     demo = commands.add_parser("demo", help="run the whole recipe on a CPU in minutes")
     demo.add_argument("--quick", action="store_true", help="a seconds-long smoke run")
     demo.add_argument("--seed", type=int, default=0, help="seed of every stage (default 0)")
-    demo.add_argument("--steps", type=int, default=None, help="training steps (default 1900)")
+    demo.add_argument("--steps", type=int, default=None, help="training steps (default 1500)")
     demo.add_argument("--run-dir", default=None, help="output folder (default runs/demo-<time>)")
     demo.set_defaults(run=_demo)
 

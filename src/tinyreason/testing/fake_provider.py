@@ -274,10 +274,11 @@ class FakeProviderTeacher(ProviderTeacher):
     ``fake-reasoner`` has a made-up price, so costs and caps can be tested. :attr:`stats` counts
     the calls per question across runs.
 
-    Args:
-        latency, fault_rate, permanent_rate, hang_rate, hang_seconds, retry_after, seed,
-        accept_key, auth_fail_after, leak_key_in_errors, thinking_kind, thinking_words, usage,
-        call_log, replies: As in :class:`FakeProvider`.
+    Besides the options of every :class:`ProviderTeacher`, it takes those of
+    :class:`FakeProvider`, which mean the same there: ``latency``, ``fault_rate``,
+    ``permanent_rate``, ``hang_rate``, ``hang_seconds``, ``retry_after``, ``seed``,
+    ``accept_key``, ``auth_fail_after``, ``leak_key_in_errors``, ``thinking_kind``,
+    ``thinking_words``, ``usage``, ``call_log`` and ``replies``.
 
     Example:
         >>> import tinyreason as tr

@@ -55,9 +55,8 @@ _CORPUS = (
 def tiny_tokenizer(texts: Iterable[str] = (), vocab_size: int = 512):
     """A byte-level BPE tokenizer in Qwen2's style, trained on ``texts`` plus a small corpus.
 
-    Returns:
-        A ``PreTrainedTokenizerFast`` with ChatML special tokens, ``<think>``/``</think>``, EOS
-        ``<|im_end|>``, pad ``<|endoftext|>`` and :data:`CHAT_TEMPLATE`.
+    It is a ``PreTrainedTokenizerFast`` with ChatML special tokens, ``<think>``/``</think>``, EOS
+    ``<|im_end|>``, pad ``<|endoftext|>`` and :data:`CHAT_TEMPLATE`.
     """
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
