@@ -43,3 +43,12 @@ def test_demo_rejects_a_selection_larger_than_the_pool(tmp_path):
 
     with pytest.raises(tr.ConfigError, match="cannot exceed the pool"):
         run_demo(DemoConfig(pool=10, k=20), run_dir=tmp_path)
+
+
+def test_arithmetic_benchmark_checks_limit_like_every_benchmark():
+    import tinyreason as tr
+
+    assert len(tr.benchmark("arithmetic", n=20, limit=5).problems()) == 5
+    for bad in (0, -1, 2.5):
+        with pytest.raises(tr.ConfigError, match="limit must be a whole number >= 1"):
+            tr.benchmark("arithmetic", limit=bad)

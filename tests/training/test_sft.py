@@ -6,11 +6,6 @@ import torch
 import tinyreason as tr
 
 
-@pytest.fixture(scope="module")
-def base(tmp_path_factory):
-    return tr.testing.tiny_model(tmp_path_factory.mktemp("sft") / "base")
-
-
 def _traces(n=8):
     teacher = tr.testing.FakeTeacher()
     problems = [tr.Problem(f"p{i}", f"What is {i} + {i}?", answer=str(2 * i)) for i in range(n)]
@@ -19,11 +14,11 @@ def _traces(n=8):
     return teacher.distill(problems)
 
 
-def test_examples_render_through_the_student_format(base):
+def test_examples_render_through_the_student_format(tiny_base):
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(base)
-    trainer = tr.trainer("full", base=str(base), format="qwen-s1")
+    tokenizer = AutoTokenizer.from_pretrained(tiny_base)
+    trainer = tr.trainer("full", base=str(tiny_base), format="qwen-s1")
     rows = trainer.examples(_traces(2), tokenizer)
     assert rows[0]["prompt"].endswith("<|im_start|>assistant\n")
     assert rows[0]["completion"] == (
@@ -32,14 +27,14 @@ def test_examples_render_through_the_student_format(base):
 
 
 @pytest.mark.slow
-def test_full_training_saves_a_student_that_reloads(base, tmp_path):
+def test_full_training_saves_a_student_that_reloads(tiny_base, tmp_path):
     import torch
     from transformers import AutoModelForCausalLM
 
     out = tmp_path / "student"
     student = tr.trainer(
         "full",
-        base=str(base),
+        base=str(tiny_base),
         format="qwen-s1",
         output_dir=str(out),
         max_steps=4,
@@ -54,7 +49,7 @@ def test_full_training_saves_a_student_that_reloads(base, tmp_path):
     assert student.metrics["final_loss"] > 0
     assert [step for step, _ in student.metrics["loss_curve"]] == [1, 2, 3, 4]  # logging_steps=1
     assert student.metrics["loss_curve"][-1][1] == student.metrics["final_loss"]
-    before = AutoModelForCausalLM.from_pretrained(base)
+    before = AutoModelForCausalLM.from_pretrained(tiny_base)
     after = AutoModelForCausalLM.from_pretrained(out)
     changed = [
         not torch.equal(a, b) for a, b in zip(before.parameters(), after.parameters(), strict=True)
@@ -68,11 +63,11 @@ def test_full_training_saves_a_student_that_reloads(base, tmp_path):
     # A backend built on the folder without format= reads it from tinyreason.json, not the
     # think-tags default (which would never see this student end its thinking).
     assert tr.backend("transformers", model=str(out)).format == tr.student("qwen-s1")
-    assert tr.backend("transformers", model=str(base)).format.name == "think-tags"
+    assert tr.backend("transformers", model=str(tiny_base)).format.name == "think-tags"
 
 
-def test_bad_training_input_fails_before_any_compute(base):
-    trainer = tr.trainer("full", base=str(base), format="think-tags")
+def test_bad_training_input_fails_before_any_compute(tiny_base):
+    trainer = tr.trainer("full", base=str(tiny_base), format="think-tags")
     problems = tr.load_problems([{"question": "1+1?", "answer": "2"}])
     with pytest.raises(tr.DataError, match=r"lacks.*thinking_trajectories"):
         trainer.train(problems)
@@ -89,13 +84,13 @@ def test_bad_options_are_reported_together():
         tr.trainer("full", base="x", lora_r=8)
 
 
-def test_bf16_keeps_float32_master_weights_so_small_updates_land(base, tmp_path):
+def test_bf16_keeps_float32_master_weights_so_small_updates_land(tiny_base, tmp_path):
     # In pure bf16 an update smaller than 1/256 of a weight rounds away: at s1's lr of 1e-5 a
     # bf16 model measured 15.8% of its weights changed after one step. The full trainer keeps
     # float32 weights and computes in bf16 (autocast).
     trainer = tr.trainer(
         "full",
-        base=str(base),
+        base=str(tiny_base),
         format="think-tags",
         output_dir=str(tmp_path),
         bf16=True,
@@ -112,6 +107,6 @@ def test_bf16_keeps_float32_master_weights_so_small_updates_land(base, tmp_path)
     after = list(sft.model.parameters())
     changed = sum(int((a != b).sum()) for a, b in zip(after, before, strict=True))
     assert changed / sum(p.numel() for p in before) > 0.95
-    assert tr.trainer("lora", base=str(base), model_dtype="bfloat16").model_dtype == "bfloat16"
+    assert tr.trainer("lora", base=str(tiny_base), model_dtype="bfloat16").model_dtype == "bfloat16"
     with pytest.raises(tr.ConfigError, match="model_dtype must be one of"):
-        tr.trainer("full", base=str(base), model_dtype="fp8")
+        tr.trainer("full", base=str(tiny_base), model_dtype="fp8")

@@ -242,6 +242,13 @@ class ArithmeticBenchmark:
     name: str = "arithmetic"
     limit: int | None = None
 
+    def __post_init__(self) -> None:
+        from ..evaluation.benchmarks import _check_limit
+
+        problems = _check_limit(self.limit)  # the same rule as every other benchmark
+        if problems:
+            raise ConfigError("; ".join(problems))
+
     def problems(self) -> list[Problem]:
         """The benchmark's problems, each with its answer."""
         problems = make_problems(

@@ -116,9 +116,10 @@ def load_traces(source: str) -> Any:
     from datasets import load_from_disk
 
     from ..data import load_problems
+    from ..selection.report import SUMMARY_FILE
 
     path = Path(source)
-    if path.is_dir() and (path / "selection.json").exists():
+    if path.is_dir() and (path / SUMMARY_FILE).exists():
         from ..selection import Selection
 
         return Selection.load(path)
