@@ -15,7 +15,8 @@ A traces Dataset has s1K's columns, so s1K / s1K-1.1 load and train unchanged:
 
 plus ours: ``id``, ``answer`` (short reference answer) and, for traces, ``teacher``,
 ``teacher_model``, ``thinking_kind``, ``finish_reason``, ``usage`` (input/output/thinking tokens),
-``cost_usd`` and ``error``. Columns a stage adds (scores, domains...) pass through untouched.
+``cost_usd``, ``error``, ``trace_source`` (s1K-1.1's ``"deepseek"`` or ``"gemini"``, picked by
+``trace_source=``: :mod:`tinyreason.trace_columns`). Columns a stage adds pass through untouched.
 """
 
 from __future__ import annotations
@@ -29,14 +30,25 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import DataError
 from .records import Problem, Trace, Usage
+from .trace_columns import (
+    S1K_1_1_COLUMNS,
+    S1K_COLUMNS,
+    TRACE_SOURCES,
+    carries_traces,
+    check_trace_source,
+    row_trace,
+    with_traces,
+)
 
 if TYPE_CHECKING:
     from datasets import Dataset
 
 __all__ = [
     "PROBLEM_COLUMNS",
+    "S1K_1_1_COLUMNS",
     "S1K_COLUMNS",
     "TRACE_COLUMNS",
+    "TRACE_SOURCES",
     "as_problems",
     "load_problems",
     "problems_from_dataset",
@@ -44,16 +56,6 @@ __all__ = [
     "traces_from_dataset",
 ]
 
-S1K_COLUMNS = (
-    "solution",
-    "question",
-    "cot_type",
-    "source_type",
-    "metadata",
-    "cot",
-    "thinking_trajectories",
-    "attempt",
-)
 PROBLEM_COLUMNS = ("id", "question", "answer", "solution", "cot_type", "source_type", "metadata")
 TRACE_COLUMNS = (
     "teacher",
@@ -63,6 +65,7 @@ TRACE_COLUMNS = (
     "usage",
     "cost_usd",
     "error",
+    "trace_source",
 )
 
 # Column names other datasets use for the same things (first match wins).
@@ -129,6 +132,7 @@ def _trace_row(t: Trace) -> dict[str, Any]:
         },
         "cost_usd": t.cost_usd,
         "error": t.error,
+        "trace_source": t.trace_source,
     }
 
 
@@ -160,6 +164,7 @@ def _features(with_traces: bool) -> Any:
             },
             "cost_usd": Value("float64"),
             "error": Value("string"),
+            "trace_source": Value("string"),
         }
     return Features(columns)
 
@@ -287,40 +292,55 @@ def problems_from_dataset(
     return problems
 
 
-def traces_from_dataset(dataset: Dataset | Iterable[Mapping[str, Any]]) -> list[Trace]:
-    """Read traces from a traces Dataset (ours, s1K or s1K-1.1).
+def traces_from_dataset(
+    dataset: Dataset | Iterable[Mapping[str, Any]], *, trace_source: str | None = None
+) -> list[Trace]:
+    """Read traces from a traces Dataset (ours, s1K, s1K_tokenized or s1K-1.1).
 
-    Rows without our teacher columns (s1K itself) get ``teacher="imported"`` and
-    ``thinking_kind="unknown"``.
+    Rows without our teacher columns (s1K) get ``teacher="imported"``, ``thinking_kind="unknown"``;
+    s1K-1.1 rows ``teacher="imported"``, ``thinking_kind="raw"`` and the model of the trace read
+    (``"deepseek-r1"`` or ``"gemini-2.0-flash-thinking-exp"``). ``Trace.trace_source`` says which.
+
+    Args:
+        dataset: A Dataset or an iterable of row dicts.
+        trace_source: For s1K-1.1 rows, ``"deepseek"`` or ``"gemini"``; None (default) keeps a
+            trace already picked, else reads DeepSeek's.
 
     Raises:
-        DataError: the Dataset has no ``thinking_trajectories`` / ``attempt`` columns.
+        ConfigError: ``trace_source`` is not one of the valid choices.
+        DataError: the rows hold no trace, or not the one ``trace_source`` names.
+
+    Example:
+        >>> row = {"question": "1+1?", "deepseek_thinking_trajectory": "1+1=2",
+        ...        "deepseek_attempt": "2", "gemini_thinking_trajectory": "?",
+        ...        "gemini_attempt": "2"}
+        >>> t = traces_from_dataset([row])[0]
+        >>> t.thinking, t.model, t.trace_source
+        ('1+1=2', 'deepseek-r1', 'deepseek')
     """
+    check_trace_source(trace_source)
     rows = list(dataset)
     problems = problems_from_dataset(rows)
     traces = []
     for i, (row, problem) in enumerate(zip(rows, problems, strict=True)):
-        if "thinking_trajectories" not in row or "attempt" not in row:
-            raise DataError(
-                f"row {i} has no thinking_trajectories/attempt columns: this is a problems "
-                "Dataset, not a traces one. Distil it first: tr.teacher(...).distill(dataset)."
-            )
-        thinking = row["thinking_trajectories"]
-        if isinstance(thinking, (list, tuple)):
-            thinking = "\n".join(t for t in thinking if t)
+        try:
+            found = row_trace(row, trace_source)
+        except DataError as err:
+            raise DataError(f"row {i}: {err}") from None
         usage = row.get("usage") or {}
         traces.append(
             Trace(
                 problem_id=problem.id,
-                teacher=row.get("teacher") or "imported",
-                model=row.get("teacher_model") or "unknown",
-                thinking=thinking or "",
-                answer_text=row.get("attempt") or "",
-                thinking_kind=row.get("thinking_kind") or "unknown",
+                teacher=found.teacher,
+                model=found.model,
+                thinking=found.thinking,
+                answer_text=found.answer,
+                thinking_kind=found.thinking_kind,  # type: ignore[arg-type]
                 finish_reason=row.get("finish_reason") or "stop",
                 usage=Usage(**{k: int(v or 0) for k, v in usage.items()}),
                 cost_usd=row.get("cost_usd"),
                 error=row.get("error"),
+                trace_source=found.trace_source,
             )
         )
     return traces
@@ -372,6 +392,7 @@ def load_problems(
     answer_column: str | None = None,
     id_column: str | None = None,
     limit: int | None = None,
+    trace_source: str | None = None,
     **load_kwargs: Any,
 ) -> Dataset:
     """Load problems into a Dataset with our columns (``id``, ``question``, ``answer``...).
@@ -385,21 +406,32 @@ def load_problems(
         answer_column: The short answer's column, likewise.
         id_column: The id's column, likewise.
         limit: Keep only the first ``limit`` rows.
+        trace_source: Which of an s1K-1.1 row's traces to train on: ``"deepseek"`` (DeepSeek-R1's,
+            what s1.1 used) or ``"gemini"``; None (default) keeps a trace already picked, else
+            DeepSeek's. Other Datasets hold one trace a row: leave it unset.
         **load_kwargs: Passed to ``datasets.load_dataset`` (``revision=``, ``name=``...).
 
-    Every original column is kept; s1K trace columns (``thinking_trajectories``, ``attempt``) too,
-    so a traces Dataset loads ready for selection and training.
+    Every original column is kept, so traces (s1K, s1K_tokenized, ours) load ready for selection
+    and training; s1K-1.1 rows also get the picked trace in s1K's columns and ``trace_source``.
 
     Raises:
-        DataError: the file is missing, of an unknown kind, empty, or has no question column.
+        ConfigError: ``trace_source`` is not ``"deepseek"``, ``"gemini"`` or None.
+        DataError: the file is missing, of an unknown kind, empty, or has no question column; or
+            ``trace_source`` names a trace the Dataset does not hold.
 
     Example:
         >>> ds = load_problems([{"problem": "1+1?", "answer": 2}])
         >>> ds.column_names[:3], ds[0]["answer"]
         (['id', 'question', 'answer'], '2')
+        >>> row = {"question": "1+1?", "deepseek_thinking_trajectory": "1+1=2",
+        ...        "deepseek_attempt": "2", "gemini_thinking_trajectory": "1 and 1",
+        ...        "gemini_attempt": "2"}
+        >>> load_problems([row], trace_source="gemini")[0]["thinking_trajectories"]
+        ['1 and 1']
     """
     from datasets import Dataset, DatasetDict
 
+    check_trace_source(trace_source)  # before any download
     dataset = _load_any(source, split, load_kwargs)
     if isinstance(dataset, DatasetDict):
         split = split or "train"
@@ -418,7 +450,7 @@ def load_problems(
     for name in dataset.column_names:
         if name not in ours.column_names:
             ours = ours.add_column(name, dataset[name], feature=dataset.features[name])
-    return ours
+    return with_traces(ours, trace_source)
 
 
 def _load_any(source: Any, split: str | None, load_kwargs: dict[str, Any]) -> Any:
@@ -427,6 +459,8 @@ def _load_any(source: Any, split: str | None, load_kwargs: dict[str, Any]) -> An
     if isinstance(source, (Dataset, DatasetDict)):
         return source
     if isinstance(source, (list, tuple)) and not (source and isinstance(source[0], (str, Path))):
+        if source and isinstance(source[0], Mapping) and carries_traces(source[0]):
+            return Dataset.from_list([dict(r) for r in source])  # trace rows: every key kept
         problems = as_problems(source)  # an empty list fails here, saying so
         return Dataset.from_list([_problem_row(p) for p in problems], features=_features(False))
     sources = source if isinstance(source, (list, tuple)) else [source]

@@ -68,8 +68,17 @@ def test_drops_what_a_solver_solves_and_records_judgments_and_lengths():
         }
     ]
     assert list(sel.kept["teacher_correct"]) == [True] * 4
-    assert list(sel.kept["trace_tokens"]) == [10, 30, 50, 60]  # the teacher's thinking tokens
+    # No tokenizer: the thinking's characters / 4, rounded up (the report says so).
+    thinking = {r["id"]: r["thinking_trajectories"][0] for r in _pool()}
+    estimate = [-(-len(thinking[i]) // 4) for i in sel.kept["id"]]
+    assert list(sel.kept["trace_tokens"]) == estimate == [4, 13, 22, 26]
+    assert sel.stages[0].info["trace_tokens"] == "characters/4"
     assert sel.stages[0].info["judge"] == "math-verify"
+    billed = tr.select(
+        _pool(), tr.selector("difficulty", solvers=[solver], length="billed", progress=False)
+    )
+    assert list(billed.kept["trace_tokens"]) == [10, 30, 50, 60]  # the teacher's thinking tokens
+    assert billed.stages[0].info["trace_tokens"] == "usage.thinking_tokens"
 
 
 def test_every_solver_must_fail_and_reasons_name_who_solved():
@@ -202,6 +211,12 @@ def test_trace_tokens_in_a_students_tokenizer():
         tr.selector("difficulty", solvers={"s": _solver()}, tokenizer=words, progress=False),
     )
     assert list(sel.kept["trace_tokens"]) == [4, 8]
+    assert sel.stages[0].info["trace_tokens"] == "tokenizer:words"
+    assert "trace_tokens (tokenizer:words)" in repr(sel)
+    with pytest.raises(tr.ConfigError, match="tokenizer= only applies to length='tokenizer'"):
+        tr.selector("difficulty", solvers=["x"], tokenizer=words, length="billed")
+    with pytest.raises(tr.ConfigError, match="length must be one of 'tokenizer', 'billed'"):
+        tr.selector("difficulty", solvers=["x"], length="tokens")
 
 
 def test_trace_tokens_with_a_hugging_face_tokenizer():

@@ -124,7 +124,7 @@ def run_demo(config: DemoConfig | None = None, run_dir: str | Path | None = None
     import tinyreason as tr
 
     from .model import build_student
-    from .task import make_problems
+    from .task import count_tokens, make_problems
 
     config = config or DemoConfig()
     if config.k > config.pool:
@@ -156,7 +156,8 @@ def run_demo(config: DemoConfig | None = None, run_dir: str | Path | None = None
         traces,
         tr.selector("decontaminate", benchmarks=[benchmark]),
         tr.selector("quality", require_correct=True),
-        tr.selector("diversity", k=config.k, seed=config.seed),
+        # s1 ranks by trace length in the student's tokenizer: the demo's counts its tokens.
+        tr.selector("diversity", k=config.k, seed=config.seed, tokenizer=count_tokens),
     )
     _say(_indent(repr(selection)))
     lap("select")

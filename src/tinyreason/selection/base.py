@@ -126,7 +126,7 @@ class Selection:
         return Counter(str(v) if v is not None else "" for v in column_list(self.kept, column))
 
     def lengths(self, column: str | None = None) -> np.ndarray:
-        """The kept rows' trace lengths (``trace_tokens``, else thinking tokens or characters)."""
+        """The kept rows' trace lengths: ``trace_tokens``, else the thinking's characters."""
         import numpy as np
 
         from ._columns import trace_lengths
@@ -138,16 +138,60 @@ class Selection:
         except DataError:
             return np.zeros(0, dtype=np.int64)
 
+    def length_source(self) -> str | None:
+        """Which count :meth:`lengths` holds; None without traces.
+
+        ``"trace_tokens (tokenizer:<name>)"`` (s1's count), ``"trace_tokens
+        (usage.thinking_tokens)"``, ``"characters"`` (no tokenizer given, none stored)...
+        """
+        from ._columns import TRACE_TOKENS, trace_lengths
+
+        try:
+            source = trace_lengths(self.kept)[1]
+        except DataError:
+            return None
+        if source == TRACE_TOKENS:  # say what the stage that wrote it counted
+            counted = next(
+                (s.info[source] for s in reversed(self.stages) if source in s.info), None
+            )
+            if counted and counted != TRACE_TOKENS:
+                source = f"{source} ({counted})"
+        return source
+
+    def trace_sources(self) -> Counter[str]:
+        """How many kept rows carry each trace (which trace the rows train on).
+
+        Read from the ``trace_source`` column (s1K-1.1's ``deepseek`` / ``gemini``,
+        ``thinking_trajectories`` for s1K), else the ``teacher`` that wrote the trace.
+
+        Example:
+            >>> from datasets import Dataset
+            >>> Selection(Dataset.from_dict({"trace_source": ["deepseek"] * 3})).trace_sources()
+            Counter({'deepseek': 3})
+        """
+        from ._columns import column_list
+
+        names = self.kept.column_names
+        n = len(self.kept)
+        sources = column_list(self.kept, "trace_source") if "trace_source" in names else [None] * n
+        teachers = column_list(self.kept, "teacher") if "teacher" in names else [None] * n
+        if "trace_source" not in names and "teacher" not in names:
+            return Counter()
+        return Counter(str(s or t or "unknown") for s, t in zip(sources, teachers, strict=True))
+
     def summary(self) -> dict[str, Any]:
         """A JSON-friendly summary for model cards and run reports.
 
         Keys: ``kept``, ``funnel`` (``[stage, in, out]``), ``dropped`` (``"stage/reason": n``),
-        ``stages`` (each stage's settings), ``domains`` (kept rows per domain, largest first) and
-        ``lengths`` (the kept traces' length statistics and a 20-bin histogram).
+        ``stages`` (each stage's settings), ``domains`` (kept rows per domain, largest first),
+        ``traces`` (kept rows per trace source, :meth:`trace_sources`) and ``lengths`` (the kept
+        traces' length statistics, a 20-bin histogram, and ``source``: which count).
         """
         from .report import length_summary
 
         domains = self.domains()
+        lengths = length_summary(self.lengths())
+        lengths["source"] = self.length_source()
         return {
             "kept": len(self.kept),
             "funnel": [[s.name, s.rows_in, s.rows_out] for s in self.stages],
@@ -155,7 +199,8 @@ class Selection:
             "stages": [{"name": s.name, **dict(s.info)} for s in self.stages],
             "domain_column": self.domain_column(),
             "domains": dict(domains.most_common()),
-            "lengths": length_summary(self.lengths()),
+            "traces": dict(self.trace_sources().most_common()),
+            "lengths": lengths,
         }
 
     # -- output ---------------------------------------------------------------------------------
@@ -201,6 +246,12 @@ class Selection:
 
     def __repr__(self) -> str:
         lines = [f"Selection: kept {len(self.kept)} rows"]
+        traces = self.trace_sources()
+        if traces:
+            lines.append("  traces: " + ", ".join(f"{k} ({n})" for k, n in traces.most_common()))
+        source = self.length_source() if len(self.kept) else None
+        if source:
+            lines.append(f"  lengths: {source}")
         reasons = self.reasons()
         for s in self.stages:
             lines.append(f"  {s.name:<20} {s.rows_in:>8} -> {s.rows_out:<8}")
@@ -386,16 +437,20 @@ class Chain(Composable):
         return select(dataset, *self.selectors)
 
 
-def select(dataset: Dataset, *selectors: Selector) -> Selection:
+def select(dataset: Dataset, *selectors: Selector, trace_source: str | None = None) -> Selection:
     """Run selectors one after another and return the combined, auditable Selection.
 
     Args:
-        dataset: A traces Dataset.
+        dataset: A traces Dataset: ours, s1K's layout, or s1K-1.1's (read as it is).
         *selectors: Selector objects (``tr.selector(...)``), chains (``a >> b``), or anything
             with ``select(ds)``.
+        trace_source: Which of an s1K-1.1 row's traces to select and train on: ``"deepseek"``
+            or ``"gemini"``; None (default) keeps a trace already picked, else DeepSeek's. The
+            kept rows' ``trace_source`` column says which (``summary()["traces"]``).
 
     Raises:
-        DataError: no selectors, or the Dataset is empty.
+        ConfigError: ``trace_source`` is not a valid choice.
+        DataError: no selectors, the Dataset is empty, or it lacks the named trace.
 
     Example:
         >>> import tinyreason as tr
@@ -409,6 +464,10 @@ def select(dataset: Dataset, *selectors: Selector) -> Selection:
         raise DataError("tr.select needs at least one selector, e.g. tr.selector('quality').")
     if len(dataset) == 0:
         raise DataError("the Dataset to select from is empty.")
+    if hasattr(dataset, "column_names"):
+        from ..trace_columns import with_traces
+
+        dataset = with_traces(dataset, trace_source)  # s1K-1.1's picked trace, in s1K's columns
     result = Selection(dataset, (), ())
     for selector in selectors:
         result = result.then(selector.select(result.kept))

@@ -15,8 +15,9 @@ Everything it learns is written into the kept rows, and reused on the next run w
 * ``difficulty_judgments``: per solver, ``{solver, judge, answer, extracted, correct}``;
 * ``teacher_correct``: whether the row's own trace (its ``attempt``) is right, by the same judge
   (s1's include-first rules need it);
-* ``trace_tokens``: the trace's length in the student's tokenizer (``tokenizer=``), else the
-  teacher's thinking tokens, else characters / 4.
+* ``trace_tokens``: the thinking's length in the student's tokenizer (``tokenizer=``, s1's
+  ``gemini_length``); without one a stored count is kept, else characters / 4 estimate it
+  (``length="billed"``: the teacher's billed thinking tokens). The stage's ``info`` says which.
 
 Stored verdicts can also come from boolean columns (``solved_columns``): s1's featurised data has
 ``isqwen7bcorrect`` and ``isqwen32bcorrect``.
@@ -24,229 +25,39 @@ Stored verdicts can also come from boolean columns (``solved_columns``): s1's fe
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, DataError
 from ._calls import Reply, ask, is_backend, label_of, resolve_teacher, solve_with_backend
-from ._columns import TRACE_TOKENS, add_columns, arrow_column, column_list, thinking_chars
-from .base import Composable, Selection, require_columns, selection_from_decisions
+from ._columns import (
+    TRACE_TOKENS,
+    add_columns,
+    arrow_column,
+    check_length,
+    column_list,
+    count_tokens,
+    trace_lengths,
+)
+from ._judgments import _Plan, _Stored
+from .base import Composable, Selection, Stage, require_columns, selection_from_decisions
+from .judges import (  # the judges lived here before judges.py: still importable from here
+    GRADING_PROMPT,  # noqa: F401
+    Judge,
+    JudgeItem,
+    LLMJudge,
+    MathVerifyJudge,
+    grading_prompt,  # noqa: F401
+)
 
 if TYPE_CHECKING:
-    import numpy as np
     from datasets import Dataset
 
-__all__ = [
-    "GRADING_PROMPT",
-    "DifficultySelector",
-    "Judge",
-    "JudgeItem",
-    "LLMJudge",
-    "MathVerifyJudge",
-    "grading_prompt",
-]
-
-#: The LLM judge's prompt, in the spirit of s1's ``data/grading.txt``: compare the attempt with
-#: the reference and end on a line with only Yes or No.
-GRADING_PROMPT = """You are grading a student's attempt at a problem.
-You are given the problem, the attempt and the correct answer (or a reference solution). Judge \
-whether the attempt is correct by comparing it with the correct answer.
-If the correct answer is a number, an expression or a choice, the attempt is correct only if its \
-final result is equivalent to it, without ambiguity.
-If the reference is a full solution or a proof, judge whether the attempt's reasoning is correct \
-and reaches the same conclusion.
-
-# Problem
-{problem}
-
-## Attempt
-{attempt}
-
-## Correct answer
-{reference}
-
-Explain your reasoning briefly, then end your response on a new line with only "Yes" or "No" \
-(without quotes)."""
+__all__ = ["DifficultySelector", "count_tokens"]
 
 JUDGMENTS = "difficulty_judgments"
 TEACHER_CORRECT = "teacher_correct"
-
-
-def grading_prompt(problem: str, attempt: str, reference: str) -> str:
-    """The LLM judge's message for one attempt (what the teacher cache keys on).
-
-    Example:
-        >>> grading_prompt("1+1?", "2", "2").splitlines()[-1].startswith("Explain")
-        True
-    """
-    return GRADING_PROMPT.format(problem=problem, attempt=attempt, reference=reference)
-
-
-@dataclass(frozen=True)
-class JudgeItem:
-    """One attempt to grade.
-
-    Args:
-        id: A unique id (the row's id and the solver).
-        question: The problem.
-        attempt: The attempt's answer text.
-        reference: The reference answer (or solution), None when there is none.
-        extracted: The attempt's final answer when already extracted (a backend's scaler does).
-
-    Example:
-        >>> JudgeItem("p1|qwen", "What is 6 * 7?", "It is 42.", "42").reference
-        '42'
-    """
-
-    id: str
-    question: str
-    attempt: str
-    reference: str | None
-    extracted: str | None = None
-
-
-@runtime_checkable
-class Judge(Protocol):
-    """Grades attempts: True (correct), False (wrong) or None (cannot tell).
-
-    Example:
-        >>> isinstance(MathVerifyJudge(), Judge)
-        True
-    """
-
-    label: str
-
-    def judge(self, items: Sequence[JudgeItem]) -> list[bool | None]:
-        """One verdict per item, in order."""
-        ...
-
-
-@dataclass(frozen=True)
-class MathVerifyJudge:
-    r"""The attempt's extracted final answer is equivalent to the reference (math-verify).
-
-    Free and deterministic; right for answers that are numbers, expressions or choices. Without a
-    reference (or one whose ``\boxed{}`` cannot be found) the verdict is None.
-
-    Args:
-        answer_kind: How the attempt's answer is extracted (``"auto"``, ``"integer"``...).
-        timeout: Seconds math-verify may spend on one comparison.
-
-    Example:
-        >>> MathVerifyJudge().judge([JudgeItem("a", "1/2 as a decimal?", "It is 0.5.", "1/2")])
-        [True]
-    """
-
-    answer_kind: str = "auto"
-    timeout: float = 5.0
-    label: str = "math-verify"
-
-    def judge(self, items: Sequence[JudgeItem]) -> list[bool | None]:
-        """Compare each attempt's extracted answer with its reference."""
-        from ..evaluation.answers import extract_answer
-        from ..evaluation.grading import equivalent
-
-        verdicts: list[bool | None] = []
-        for item in items:
-            if item.reference is None or not item.reference.strip():
-                verdicts.append(None)
-                continue
-            found = item.extracted
-            if found is None:
-                found = extract_answer(item.attempt or "", kind=self.answer_kind)
-            verdicts.append(equivalent(found, item.reference, timeout=self.timeout))
-        return verdicts
-
-
-@dataclass(frozen=True)
-class LLMJudge:
-    """A teacher grades each attempt with :data:`GRADING_PROMPT` (s1: Claude 3.5 Sonnet).
-
-    The verdict is the reply's last line: Yes, No, or None when it says neither (or the call
-    failed). Calls go through the teacher engine: cached, retried, capped by ``max_cost_usd``.
-
-    Args:
-        teacher: A teacher or its name (``"anthropic"``, ``"anthropic:claude-sonnet-4-5"``).
-        cache: The teacher cache (None: the shared default).
-        max_cost_usd: Spending cap for the grading calls.
-        progress: Show the engine's progress bar.
-
-    Example:
-        >>> judge = LLMJudge("fake")
-        >>> judge.parse("The attempt gets 42 as well.\\n**Yes**"), judge.parse("Hmm."), judge.label
-        (True, None, 'llm:fake')
-    """
-
-    teacher: Any
-    cache: Any = None
-    max_cost_usd: float | None = None
-    progress: bool = False
-
-    @property
-    def label(self) -> str:
-        """``llm:<teacher>:<model>``."""
-        return f"llm:{label_of(self.teacher)}"
-
-    @staticmethod
-    def parse(reply: str) -> bool | None:
-        """Yes -> True, No -> False, from the reply's last non-empty line; else None."""
-        lines = [line for line in (reply or "").splitlines() if line.strip()]
-        if not lines:
-            return None
-        words = re.findall(r"[A-Za-z]+", lines[-1])
-        last = words[-1].lower() if words else ""
-        return True if last == "yes" else False if last == "no" else None
-
-    def judge(self, items: Sequence[JudgeItem]) -> list[bool | None]:
-        """Ask the teacher to grade each attempt that has a reference."""
-        return self.judge_with_cost(items)[0]
-
-    def judge_with_cost(self, items: Sequence[JudgeItem]) -> tuple[list[bool | None], float]:
-        """:meth:`judge`, and what the grading calls cost in USD (0 when unknown)."""
-        teacher = resolve_teacher(self.teacher, "the judge")
-        asked = [i for i in items if i.reference is not None and i.reference.strip()]
-        replies = ask(
-            teacher,
-            [(i.id, grading_prompt(i.question, i.attempt, i.reference or "")) for i in asked],
-            cache=self.cache,
-            max_cost_usd=self.max_cost_usd,
-            progress=self.progress,
-        )
-        verdict = {
-            i.id: (None if r.error else self.parse(r.answer or r.thinking))
-            for i, r in zip(asked, replies, strict=True)
-        }
-        cost = sum(r.cost_usd or 0.0 for r in replies)
-        return [verdict.get(i.id) for i in items], cost
-
-
-def count_tokens(tokenizer: Any, texts: Sequence[str]) -> list[int]:
-    """The number of tokens of each text.
-
-    Args:
-        tokenizer: A Hugging Face tokenizer, its name or folder, or a function from a text to its
-            token count.
-        texts: The texts.
-    """
-    if isinstance(tokenizer, str):
-        from transformers import AutoTokenizer
-
-        tokenizer = AutoTokenizer.from_pretrained(tokenizer)
-    if hasattr(tokenizer, "encode") and callable(tokenizer):
-        counts: list[int] = []
-        for start in range(0, len(texts), 256):  # batched: fast tokenizers run in Rust
-            batch = list(texts[start : start + 256])
-            ids = tokenizer(batch, add_special_tokens=False)["input_ids"]
-            counts.extend(len(x) for x in ids)
-        return counts
-    if callable(tokenizer):
-        return [int(tokenizer(t)) for t in texts]
-    raise ConfigError(
-        f"tokenizer must be a Hugging Face tokenizer, its name or folder, or a function from a "
-        f"text to its token count, got {type(tokenizer).__name__}"
-    )
 
 
 @dataclass(frozen=True)
@@ -264,7 +75,10 @@ class DifficultySelector(Composable):
             s1's ``isqwen7bcorrect``, ``isqwen32bcorrect``.
         judge_teacher: Also judge the row's own trace into ``teacher_correct`` (for the kept rows).
         tokenizer: The student's tokenizer for ``trace_tokens`` (an object, a name or folder, or
-            a function); None reuses a stored ``trace_tokens``, else the teacher's thinking tokens.
+            a function from a text to its count): s1's length rule, the thinking's tokens.
+        length: ``"tokenizer"`` (default): ``trace_tokens`` counts the thinking with ``tokenizer``;
+            without one a stored ``trace_tokens`` is kept, else characters / 4 estimate it.
+            ``"billed"``: the teacher's ``usage.thinking_tokens`` (the earlier default).
         answer_kind: How answers are extracted for math-verify (``"auto"``, ``"integer"``...).
         unjudged: ``"drop"`` (default, as s1, whose featurisation dropped such rows) or
             ``"keep"`` a row that no solver solved but some solver could not be judged on (no
@@ -286,6 +100,7 @@ class DifficultySelector(Composable):
     solved_columns: Sequence[str] = ()
     judge_teacher: bool = True
     tokenizer: Any = None
+    length: str = "tokenizer"
     answer_kind: str = "auto"
     unjudged: str = "drop"
     backend_scaler: Any = None
@@ -330,6 +145,7 @@ class DifficultySelector(Composable):
             problems.append(f"answer_kind must be one of {ANSWER_KINDS}, got {self.answer_kind!r}")
         if self.unjudged not in ("drop", "keep"):
             problems.append(f"unjudged must be 'drop' or 'keep', got {self.unjudged!r}")
+        problems.extend(check_length(self.length, self.tokenizer))
         judge: Any = None
         if self.judge == "math-verify":
             judge = MathVerifyJudge(answer_kind=self.answer_kind)
@@ -547,10 +363,11 @@ class DifficultySelector(Composable):
         kept_rows = [i for i, d in enumerate(decisions) if d is None]
         rewrite = any(records.values()) or JUDGMENTS not in dataset.column_names
         judgments = stored.records_for(kept_rows, records) if rewrite else None
-        columns = self._kept_columns(selection.kept, judgments, spent)
-        if not columns:
-            return selection
-        return Selection(add_columns(selection.kept, columns), selection.drops, selection.stages)
+        columns, counted = self._kept_columns(selection.kept, judgments, spent)
+        stage = selection.stages[0]
+        stages = (Stage(stage.name, stage.rows_in, stage.rows_out, info | {TRACE_TOKENS: counted}),)
+        kept = add_columns(selection.kept, columns) if columns else selection.kept
+        return Selection(kept, selection.drops, stages)
 
     def _decide(
         self,
@@ -604,8 +421,11 @@ class DifficultySelector(Composable):
 
     def _kept_columns(
         self, kept: Dataset, judgments: list[list[dict[str, Any]]] | None, spent: float
-    ) -> dict[str, Any]:
-        """The columns to (re)write on the kept rows: judgments, teacher_correct, trace_tokens."""
+    ) -> tuple[dict[str, Any], str]:
+        """The columns to (re)write on the kept rows, and which count ``trace_tokens`` holds.
+
+        Judgments, ``teacher_correct`` and ``trace_tokens``.
+        """
         names = kept.column_names
         columns: dict[str, Any] = {}
         if judgments is not None and self._pairs:  # type: ignore[attr-defined]
@@ -628,131 +448,15 @@ class DifficultySelector(Composable):
                 for i, verdict in zip(todo, verdicts, strict=True):
                     values[i] = verdict
                 columns[TEACHER_CORRECT] = values
-        if self.tokenizer is not None or TRACE_TOKENS not in names:
-            columns[TRACE_TOKENS] = self._trace_tokens(kept)
-        return columns
-
-    def _trace_tokens(self, kept: Dataset) -> np.ndarray | list[int]:
-        import numpy as np
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        if len(kept) == 0:
-            return []
-        names = kept.column_names
-        if self.tokenizer is not None:
-            require_columns(
-                kept, self.name, ["thinking_trajectories"], "trace_tokens counts the thinking."
-            )
-            texts = []
-            for thinking in column_list(kept, "thinking_trajectories"):
-                if isinstance(thinking, list):
-                    thinking = "\n".join(t for t in thinking if t)
-                texts.append(thinking or "")
-            return count_tokens(self.tokenizer, texts)
-        chars = (
-            thinking_chars(arrow_column(kept, "thinking_trajectories"))
-            if "thinking_trajectories" in names
-            else np.zeros(len(kept), dtype=np.int64)
-        )
-        estimate = np.ceil(chars / 4).astype(np.int64)  # ~4 characters a token, as the estimates
-        if "usage" in names:
-            usage = arrow_column(kept, "usage")
-            if (
-                pa.types.is_struct(usage.type)
-                and usage.type.get_field_index("thinking_tokens") >= 0
-            ):
-                tokens = pc.fill_null(pc.struct_field(usage, "thinking_tokens"), 0)
-                tokens = tokens.to_numpy(zero_copy_only=False).astype(np.int64)
-                return np.where(tokens > 0, tokens, estimate)
-        return estimate
-
-
-@dataclass
-class _Plan:
-    """One solver's stored verdicts.
-
-    Per row: the verdict (1 solved, 0 failed, -1 unknown) and the position of its record in the
-    flattened judgments (-1: none); and the rows still to judge.
-    """
-
-    verdict: np.ndarray
-    record: np.ndarray
-    pending: np.ndarray
-
-
-@dataclass
-class _Stored:
-    """The ``difficulty_judgments`` column, flattened (one entry per row and solver)."""
-
-    rows: int
-    parents: np.ndarray
-    solver: Any
-    judge: Any
-    correct: Any
-    answer: Any
-    extracted: Any
-
-    @classmethod
-    def empty(cls, rows: int) -> _Stored:
-        import numpy as np
-        import pyarrow as pa
-
-        none = pa.nulls(0, pa.string())
-        nothing = np.zeros(0, dtype=np.int64)
-        return cls(rows, nothing, none, none, pa.nulls(0, pa.bool_()), none, none)
-
-    def lookup(self, label: str, judge: str) -> _Plan:
-        """Where ``label``'s records are, and which rows still need a verdict from ``judge``."""
-        import numpy as np
-        import pyarrow.compute as pc
-
-        verdict = np.full(self.rows, -1, dtype=np.int8)
-        record = np.full(self.rows, -1, dtype=np.int64)
-        same = np.zeros(self.rows, dtype=bool)
-        if len(self.parents):
-            mine = pc.fill_null(pc.equal(self.solver, label), False).to_numpy(zero_copy_only=False)
-            at = np.flatnonzero(mine)
-            rows = self.parents[at]
-            record[rows] = at
-            judged = pc.fill_null(pc.equal(self.judge.take(at), judge), False)
-            judged = judged.to_numpy(zero_copy_only=False)
-            correct = self.correct.take(at)
-            known = correct.is_valid().to_numpy(zero_copy_only=False)
-            values = pc.fill_null(correct.cast("bool"), False).to_numpy(zero_copy_only=False)
-            verdict[rows[judged & known]] = values[judged & known].astype(np.int8)
-            same[rows[judged]] = True
-        return _Plan(verdict, record, np.flatnonzero(~same))
-
-    def text(self, field: str, j: int) -> str:
-        """A stored record's field as text ("" when empty)."""
-        value = getattr(self, field)[j].as_py() if j >= 0 else None
-        return "" if value is None else str(value)
-
-    def extracted_at(self, j: int) -> str | None:
-        """A stored record's extracted answer."""
-        value = self.extracted[j].as_py() if j >= 0 else None
-        return None if value is None else str(value)
-
-    def records_for(
-        self, rows: Sequence[int], new: Mapping[str, Mapping[int, Mapping[str, Any]]]
-    ) -> list[list[dict[str, Any]]]:
-        """Every row's judgments, stored and new (a new one replaces a solver's stored one)."""
-        import numpy as np
-
-        by_row: list[dict[str, dict[str, Any]]] = [{} for _ in rows]
-        if len(self.parents) and len(rows):
-            position = {r: k for k, r in enumerate(rows)}
-            wanted = np.flatnonzero(np.isin(self.parents, np.asarray(rows, dtype=np.int64)))
-            columns = {
-                name: getattr(self, name).take(wanted).to_pylist()
-                for name in ("solver", "judge", "answer", "extracted", "correct")
-            }
-            for k, j in enumerate(wanted.tolist()):
-                record = {name: values[k] for name, values in columns.items()}
-                by_row[position[int(self.parents[j])]][str(record["solver"])] = record
-        for label, found in new.items():
-            for k, r in enumerate(rows):
-                if r in found:
-                    by_row[k][label] = dict(found[r])
-        return [sorted(row.values(), key=lambda r: str(r["solver"])) for row in by_row]
+        if self.tokenizer is None and self.length != "billed" and TRACE_TOKENS in names:
+            return columns, TRACE_TOKENS  # stored: kept as it is
+        try:
+            lengths, counted = trace_lengths(kept, length=self.length, tokenizer=self.tokenizer)
+        except DataError:
+            if self.tokenizer is not None:
+                raise
+            return columns, "none"  # no traces yet (a problems pool): nothing to count
+        if counted == "characters":  # a stored count is on the tokens' scale (s1's 5,600 rule)
+            lengths, counted = -(-lengths // 4), "characters/4"
+        columns[TRACE_TOKENS] = lengths
+        return columns, counted

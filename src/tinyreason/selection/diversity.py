@@ -3,13 +3,14 @@
 Repeat until ``k`` rows are chosen: pick a domain uniformly among those with rows left; within it,
 rank rows by trace length, longest first, and draw rank ``r`` with weight ``2**-r``; drop a domain
 once it is empty (``reference/s1.md`` section 1). Unlike s1's notebook the RNG is seeded: the same
-seed gives the same rows.
+seed gives the same rows. Length is s1's: the thinking's tokens in the student's tokenizer
+(``tokenizer=``); without one, a stored ``trace_tokens``, else characters (``length=``).
 
 Also as in s1, and optional:
 
 * **include-first rules**: rows matching any rule are kept before sampling and count toward
   ``k`` (s1: AIME and GPQA questions the teacher solved, and MATH questions it solved with traces
-  over 5,600 tokens; :func:`s1_include_first` builds those rules).
+  over 5,600 tokens; :func:`~tinyreason.selection.rules.s1_include_first` builds those rules).
 * **the benchmark-domain switch** (``switch_after=700``): after that many rows, domains are no
   longer drawn uniformly but from the domain distribution of the pool's AIME and GPQA questions,
   GPQA weighted half as much as AIME. s1's code does this; its paper does not mention it.
@@ -21,211 +22,67 @@ into ``domain_column`` (default ``domain``): ``"msc-llm"`` (a teacher, s1's way)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import contextlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, DataError
-from ._columns import add_columns, column_list, take_rows, trace_lengths
+from ._columns import TRACE_TOKENS, add_columns, check_length, column_list, take_rows, trace_lengths
 from .base import Composable, Selection, require_columns, selection_from_decisions
+from .rules import (  # matching_rule and s1_include_first lived here: kept importable
+    Rule,
+    matching_rows,
+    matching_rule,  # noqa: F401
+    s1_include_first,  # noqa: F401
+)
 
 if TYPE_CHECKING:
     import numpy as np
     from datasets import Dataset
 
-__all__ = [
-    "DiversitySelector",
-    "Rule",
-    "matching_rows",
-    "matching_rule",
-    "s1_include_first",
-    "trace_length",
-]
-
-#: An include-first rule: a predicate on a row dict, or ``{column: condition}`` where a condition
-#: is a value (equality), a list / tuple / set (membership) or a predicate on the cell.
-Rule = Callable[[Mapping[str, Any]], bool] | Mapping[str, Any]
+__all__ = ["DiversitySelector", "trace_length"]
 
 
-def trace_length(row: Mapping[str, Any], column: str | None = None) -> int:
-    """One row's trace length, as the selector ranks by.
+def trace_length(
+    row: Mapping[str, Any],
+    column: str | None = None,
+    *,
+    length: str = "tokenizer",
+    tokenizer: Any = None,
+) -> int:
+    """One row's trace length, by the rule the selector ranks with (:func:`trace_lengths`).
 
-    ``column`` if given, else ``trace_tokens``, else the teacher's thinking tokens, else the
-    thinking's characters.
+    ``column`` if given; else with ``length="tokenizer"`` the thinking's tokens in ``tokenizer``,
+    else a stored ``trace_tokens``, else the thinking's characters; with ``length="billed"`` the
+    teacher's ``usage.thinking_tokens``.
 
     Example:
-        >>> trace_length({"usage": {"thinking_tokens": 120}, "thinking_trajectories": ["abc"]})
+        >>> row = {"usage": {"thinking_tokens": 120}, "thinking_trajectories": ["one two three"]}
+        >>> trace_length(row), trace_length(row, tokenizer=lambda text: len(text.split()))
+        (13, 3)
+        >>> trace_length(row, length="billed")
         120
     """
+    from datasets import Dataset
+
+    from ..trace_columns import row_trace, thinking_text
+
     if column is not None:
         return int(row[column] or 0)
-    if row.get("trace_tokens") is not None:
-        return int(row["trace_tokens"])
-    usage = row.get("usage") or {}
-    if usage.get("thinking_tokens"):
-        return int(usage["thinking_tokens"])
-    thinking = row.get("thinking_trajectories") or []
-    return sum(len(t or "") for t in thinking) if isinstance(thinking, list) else len(thinking)
-
-
-@dataclass(frozen=True)
-class _Contains:
-    """A condition: the cell, lower-cased, contains one of ``needles`` (a readable repr)."""
-
-    needles: tuple[str, ...]
-
-    def __call__(self, value: Any) -> bool:
-        text = str(value or "").lower()
-        return any(n in text for n in self.needles)
-
-    def __repr__(self) -> str:
-        return f"contains{self.needles}"
-
-
-@dataclass(frozen=True)
-class _Above:
-    """A condition: the cell is a number above ``threshold``."""
-
-    threshold: float
-
-    def __call__(self, value: Any) -> bool:
-        return value is not None and float(value) > self.threshold
-
-    def __repr__(self) -> str:
-        return f"> {self.threshold:g}"
-
-
-def s1_include_first(
-    *,
-    correct_column: str = "teacher_correct",
-    length_column: str = "trace_tokens",
-    source_column: str = "source_type",
-    competition_sources: Sequence[str] = ("aime", "gpqa"),
-    long_sources: Sequence[str] = ("openaimath",),
-    min_length: int = 5600,
-) -> list[Rule]:
-    """s1's direct-include rules (``data/filter.ipynb``), as include-first rules.
-
-    s1 kept, before sampling, every AIME and GPQA question the teacher answered correctly, and
-    every MATH (``qfq/openaimath``) question it answered correctly with a trace longer than 5,600
-    tokens (384 rows in the paper, 393 in the notebook). Sources are matched as lower-case
-    substrings of ``source_column``; ``correct_column`` is what the difficulty stage writes when it
-    judges the teacher's own answer.
-
-    Example:
-        >>> rules = s1_include_first()
-        >>> row = {"teacher_correct": True, "source_type": "qq8933/AIME_1983_2024",
-        ...        "trace_tokens": 900}
-        >>> [matching_rule(rules, row) for row in [row, row | {"teacher_correct": False}]]
-        [0, None]
-    """
-    return [
-        {
-            correct_column: True,
-            source_column: _Contains(tuple(s.lower() for s in competition_sources)),
-        },
-        {
-            correct_column: True,
-            source_column: _Contains(tuple(s.lower() for s in long_sources)),
-            length_column: _Above(min_length),
-        },
-    ]
-
-
-def _matches(condition: Any, value: Any) -> bool:
-    if callable(condition):
-        return bool(condition(value))
-    if isinstance(condition, (list, tuple, set, frozenset)):
-        return value in condition
-    return bool(value == condition)
-
-
-def matching_rule(rules: Sequence[Rule], row: Mapping[str, Any]) -> int | None:
-    """The index of the first rule ``row`` matches, or None."""
-    for i, rule in enumerate(rules):
-        if isinstance(rule, Mapping):
-            if all(_matches(c, row.get(col)) for col, c in rule.items()):
-                return i
-        elif rule(row):
-            return i
-    return None
-
-
-def _arrow_mask(array: Any, condition: Any) -> np.ndarray | None:
-    """The condition over a whole column with Arrow kernels, or None to test it in Python."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    try:
-        if isinstance(condition, _Contains):
-            text = pc.utf8_lower(array.cast(pa.string()))
-            mask = pa.array([False] * len(array))
-            for needle in condition.needles:
-                mask = pc.or_(mask, pc.fill_null(pc.match_substring(text, needle), False))
-        elif isinstance(condition, _Above):
-            if not (pa.types.is_integer(array.type) or pa.types.is_floating(array.type)):
-                return None
-            mask = pc.greater(array, condition.threshold)
-        elif isinstance(condition, bool):
-            if not pa.types.is_boolean(array.type):
-                return None
-            mask = pc.equal(array, condition)
-        elif isinstance(condition, str):
-            if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
-                return None
-            mask = pc.equal(array, condition)
-        else:
-            return None
-        return pc.fill_null(mask, False).to_numpy(zero_copy_only=False)  # type: ignore[no-any-return]
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        return None
-
-
-def matching_rows(dataset: Dataset, rules: Sequence[Rule], stage: str) -> np.ndarray:
-    """Per row of ``dataset``, whether it matches any rule.
-
-    Column rules run as Arrow kernels where they can (s1's rules all do), and test the rest in
-    Python on the rows still in question; predicate rules see every row as a dict.
-
-    Raises:
-        DataError: a column rule names a column the Dataset lacks.
-    """
-    import numpy as np
-
-    from ._columns import arrow_column
-
-    n = len(dataset)
-    hit = np.zeros(n, dtype=bool)
-    for rule in rules:
-        if isinstance(rule, Mapping):
-            require_columns(
-                dataset,
-                stage,
-                list(rule),
-                "the include-first rules read it; s1's rules need teacher_correct and "
-                "trace_tokens, which the difficulty stage adds.",
-            )
-            ok = ~hit  # rows already included need no second look
-            for column, condition in rule.items():
-                if not ok.any():
-                    break
-                array = arrow_column(dataset, column)
-                mask = _arrow_mask(array, condition)
-                if mask is None:
-                    rows = np.flatnonzero(ok)
-                    values = array.take(rows).to_pylist()
-                    mask = np.zeros(n, dtype=bool)
-                    mask[rows] = [_matches(condition, v) for v in values]
-                ok &= mask
-            hit |= ok
-        elif callable(rule):
-            hit |= np.fromiter((bool(rule(row)) for row in dataset), bool, count=n)
-        else:
-            raise ConfigError(
-                f"an include-first rule must be a predicate on a row or a {{column: condition}} "
-                f"mapping, got {type(rule).__name__}"
-            )
-    return hit
+    kept = {k: row[k] for k in ("trace_tokens", "usage") if row.get(k) is not None}
+    if length == "billed" and "usage" in kept:
+        usage = kept["usage"]
+        kept["usage"] = {"thinking_tokens": int(usage.get("thinking_tokens") or 0)}
+    else:
+        kept.pop("usage", None)
+    if "thinking_trajectories" in row:
+        kept["thinking_trajectories"] = [thinking_text(row["thinking_trajectories"])]
+    else:  # s1K-1.1's layout; with no trace at all only a stored length can answer
+        with contextlib.suppress(DataError):
+            kept["thinking_trajectories"] = [row_trace(row).thinking]
+    lengths, _ = trace_lengths(Dataset.from_list([kept]), length=length, tokenizer=tokenizer)
+    return int(lengths[0])
 
 
 @dataclass(frozen=True)
@@ -243,10 +100,17 @@ class DiversitySelector(Composable):
         classifier_options: Options of a named classifier: ``teacher`` (msc-llm), ``scheme``
             (``"msc"`` or ``{label: description}``), ``model``, ``cache``, ``max_cost_usd``.
         reclassify: Classify every row again, even those with a label in ``domain_column``.
-        length_column: A column of trace lengths; default ``trace_tokens`` (the difficulty
-            stage's), else the teacher's thinking tokens, else the thinking's characters.
+        length: What "longest" means. ``"tokenizer"`` (default, s1's ``gemini_length``): the
+            thinking's tokens in ``tokenizer`` (written to the kept rows' ``trace_tokens``);
+            without one, a stored ``trace_tokens`` (the difficulty stage's), else the thinking's
+            characters (no tokenizer is guessed). ``"billed"``: the teacher's
+            ``usage.thinking_tokens`` (the earlier default). The stage's ``info["length"]`` (and
+            the report) says which count ranked the rows.
+        tokenizer: The student's tokenizer (an object, a name or folder, or a function from a
+            text to its token count), for ``length="tokenizer"``.
+        length_column: A numeric column of trace lengths to rank by instead.
         include_first: Rules whose rows are kept before sampling (they count toward ``k``); see
-            :data:`Rule` and :func:`s1_include_first`.
+            :mod:`tinyreason.selection.rules`.
         switch_after: After this many rows, draw domains from the benchmark-domain distribution
             instead of uniformly (s1's code: 700). None (default): uniform throughout.
         switch_sources: Source substrings -> weight defining that distribution: each source's
@@ -259,8 +123,12 @@ class DiversitySelector(Composable):
         >>> ds = tr.teacher("arithmetic", seed=1).distill(
         ...     tr.demo.task.make_problems(200, seed=0), cache=False, progress=False)
         >>> sel = tr.select(ds, tr.selector("diversity", k=20, seed=0))
-        >>> len(sel.kept), len(set(sel.kept["cot_type"]))
-        (20, 9)
+        >>> len(sel.kept), len(set(sel.kept["cot_type"])), sel.stages[-1].info["length"]
+        (20, 9, 'characters')
+        >>> words = lambda text: len(text.split())  # or the student's tokenizer, or its name
+        >>> sel = tr.select(ds, tr.selector("diversity", k=20, seed=0, tokenizer=words))
+        >>> sel.stages[-1].info["length"], sel.kept[0]["trace_tokens"] > 0
+        ('tokenizer:<lambda>', True)
     """
 
     k: int = 1000
@@ -269,6 +137,8 @@ class DiversitySelector(Composable):
     classifier: Any = "column"
     classifier_options: Mapping[str, Any] = field(default_factory=dict)
     reclassify: bool = False
+    length: str = "tokenizer"
+    tokenizer: Any = None
     length_column: str | None = None
     include_first: Sequence[Rule] = ()
     switch_after: int | None = None
@@ -295,6 +165,7 @@ class DiversitySelector(Composable):
             problems.append(
                 f"switch_sources weights must be numbers >= 0: {dict(self.switch_sources)}"
             )
+        problems.extend(check_length(self.length, self.tokenizer, self.length_column))
         for rule in self.include_first:
             if not (isinstance(rule, Mapping) or callable(rule)):
                 problems.append(
@@ -383,8 +254,18 @@ class DiversitySelector(Composable):
                 weights[d] = weights.get(d, 0.0) + weight / len(hits)
         return weights
 
-    def order(self, dataset: Dataset, included: Sequence[int] = ()) -> list[int]:
+    def lengths(self, dataset: Dataset) -> tuple[np.ndarray, str]:
+        """Each row's trace length as this selector ranks by, and which count it is."""
+        return trace_lengths(
+            dataset, self.length_column, length=self.length, tokenizer=self.tokenizer
+        )
+
+    def order(
+        self, dataset: Dataset, included: Sequence[int] = (), lengths: np.ndarray | None = None
+    ) -> list[int]:
         """The indices of the sampled rows (after ``included``), in the order they were drawn.
+
+        ``lengths`` (one per row) default to :meth:`lengths`.
 
         Raises:
             DataError: the domain column is missing (classify first with :meth:`label`).
@@ -394,7 +275,8 @@ class DiversitySelector(Composable):
         require_columns(dataset, self.name, [self.column], "label the rows first (label()).")
         rng = np.random.default_rng(self.seed)
         domains = [str(d) if d is not None else "" for d in column_list(dataset, self.column)]
-        lengths = trace_lengths(dataset, self.length_column)[0]
+        if lengths is None:
+            lengths = self.lengths(dataset)[0]
         names, inverse = np.unique(np.array(domains, dtype=object), return_inverse=True)
         taken = np.zeros(len(dataset), dtype=bool)
         taken[list(included)] = True
@@ -449,6 +331,9 @@ class DiversitySelector(Composable):
                 "pass allow_fewer=True to keep them all."
             )
         dataset = self.label(dataset)
+        lengths, counted = self.lengths(dataset)
+        if self.tokenizer is not None:  # s1's count, kept with the rows (include-first reads it)
+            dataset = add_columns(dataset, {TRACE_TOKENS: lengths})
         included: list[int] = []
         if self.include_first:
             included = np.flatnonzero(
@@ -459,7 +344,7 @@ class DiversitySelector(Composable):
                     f"the include-first rules match {len(included)} rows, more than k={self.k}; "
                     "raise k or narrow the rules."
                 )
-        chosen = included + self.order(dataset, included)
+        chosen = included + self.order(dataset, included, lengths)
         keep = np.zeros(len(dataset), dtype=bool)
         keep[chosen] = True
         decisions = [None if kept else "not_sampled" for kept in keep.tolist()]
@@ -469,8 +354,10 @@ class DiversitySelector(Composable):
             "seed": self.seed,
             "domain_column": self.column,
             "classifier": "column" if classifier is None else getattr(classifier, "name", "custom"),
-            "length": trace_lengths(dataset, self.length_column)[1],
+            "length": counted,
             "included_first": len(included),
             "switch_after": self.switch_after,
         }
+        if self.tokenizer is not None:
+            info[TRACE_TOKENS] = counted
         return selection_from_decisions(dataset, self.name, decisions, kept_order=chosen, info=info)

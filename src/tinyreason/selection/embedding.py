@@ -400,8 +400,8 @@ class EmbeddingDiversitySelector(Composable):
         dim: Require vectors of this dimension (a mismatch is a DataError).
         length_power: Weight distances by ``(length / max length) ** length_power``: 0 (default)
             is plain k-center; 1 prefers long traces among equally novel rows.
-        length_column: The trace-length column for the weighting (default ``trace_tokens``, else
-            the teacher's thinking tokens, else characters).
+        length_column: The trace-length column for the weighting (default ``trace_tokens``, the
+            student's tokens; else the thinking's characters).
         seed: Picks the first row (every later pick is deterministic).
         allow_fewer: Keep every row when the pool has fewer than ``k`` instead of raising.
         cache: Embedding cache: True (default folder), a folder, or False.

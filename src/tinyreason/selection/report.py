@@ -4,7 +4,8 @@ A saved selection is a folder::
 
     kept/              the kept Dataset (datasets.load_from_disk reads it)
     dropped.parquet    the audit table: id, question, stage, reason, detail of every dropped row
-    selection.json     Selection.summary(): funnel, reasons, stage settings, domains, lengths
+    selection.json     Selection.summary(): funnel, reasons, stage settings, domains, trace
+                       sources, lengths (and which count they are)
     selection.png      funnel + kept domains + kept trace lengths
 
 ``selection.json`` is what a model card quotes.
@@ -98,9 +99,13 @@ def plot_selection(selection: Selection, path: str | Path | None, *, top_domains
         lengths.set_title(f"Trace lengths (median {median:,.0f})")
     else:
         lengths.set_title("Trace lengths (none)")
-    lengths.set_xlabel("tokens" if "trace_tokens" in selection.kept.column_names else "length")
+    lengths.set_xlabel(selection.length_source() or "length")
     lengths.set_ylabel("kept rows")
-    fig.suptitle(f"Selection: kept {len(selection.kept):,} rows")
+    traces = selection.trace_sources()
+    named = ", ".join(f"{k} ({n:,})" for k, n in traces.most_common(3))
+    fig.suptitle(
+        f"Selection: kept {len(selection.kept):,} rows" + (f"; traces: {named}" if named else "")
+    )
     if path is None:
         return fig
     path = Path(path)

@@ -20,7 +20,8 @@ from typing import Any
 __all__ = ["data_manifest", "fingerprint", "versions", "write_model_card"]
 
 _TEXT_COLUMNS = ("question", "thinking_trajectories", "attempt")
-_NAME_COLUMNS = ("teacher", "teacher_model", "thinking_kind")
+# trace_source: which of a published set's traces the rows carry (s1K-1.1: deepseek / gemini).
+_NAME_COLUMNS = ("teacher", "teacher_model", "thinking_kind", "trace_source")
 
 
 def fingerprint(dataset: Any) -> str:
