@@ -191,8 +191,10 @@ def test_fuzz_never_raises() -> None:
             assert result is None or (isinstance(result, str) and result.strip())
             if kind == "integer" and result is not None:
                 assert 0 <= int(result) <= 999 and str(int(result)) == result
-            if kind == "multiple_choice" and result is not None:
+            if kind.endswith("multiple_choice") and result is not None:
                 assert result in "ABCD"
+            if kind.startswith("s1-") and result is not None and result.isascii():
+                assert not result.isdigit() or str(int(result)) == result
         last_boxed(text)
 
 
@@ -213,3 +215,112 @@ def test_pathological_text_is_fast(text: str) -> None:
     for kind in ANSWER_KINDS:
         extract_answer(text, kind=kind, think_end=THINK_END)
     assert time.perf_counter() - start < 2.0
+
+
+# -- s1's rule (kind="s1-..."), each branch of its process_results -------------------------------
+
+S1_END = "<|im_start|>answer"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # 1. The text after the last "<|im_start|>answer\n", then its last box.
+        (f"try \\boxed{{1}}{S1_END}\nThe answer is $\\boxed{{2}}$.", "2"),
+        (f"x{S1_END}\nAnswer: 1<|im_start|>think\nmore{S1_END}\nAnswer: 3", "3"),
+        # ... else what follows "Answer:" (here after s1's forced "Final Answer:").
+        (f"so 5?{S1_END}\nFinal Answer: 17", "17"),
+        (f"x{S1_END}\nAnswer:   42  \n", "42"),  # surrounding whitespace stripped
+        # ... else the answer part itself (s1 hands it to its judge as it is).
+        (f"x{S1_END}\n5", "5"),
+        (f"x{S1_END}\n$\\frac{{1}}{{2}}$", "$\\frac{1}{2}$"),
+        # An empty answer part is no answer: s1 does not look back into the thinking.
+        (f"so \\boxed{{12}}\n{S1_END}\nFinal Answer:", None),
+        # 2. "<|im_start|>" without "answer\n": after its last occurrence, first line dropped.
+        (f"x \\boxed{{1}}{S1_END} The result\nis \\boxed{{7}}", "7"),
+        (f"x{S1_END} \\boxed{{3}}\nno box here", "no box here"),
+        (f"x{S1_END} \\boxed{{3}}", "3"),  # no newline: nothing dropped
+        ("x<|im_start|>think\nso \\boxed{8}", "8"),
+        # No delimiter at all: the whole text.
+        ("no delimiter, \\boxed{9}", "9"),
+        # 3. Boxes, as s1's last_boxed_only_string finds them.
+        (r"\boxed{\frac{1}{\sqrt{2}}}", r"\frac{1}{\sqrt{2}}"),  # nested braces
+        (r"\boxed{1}, then \boxed{2}, finally \boxed{3}", "3"),  # the last box
+        (r"so $\boxed 5$ points", "5"),  # "\boxed " with a space: up to the next "$"
+        (r"\boxed 5$ and later \boxed{6}", "5"),  # ... and it comes first, as in s1
+        (r"\fbox{8}", "8"),
+        (r"Answer: 5 and \boxed{6", r"5 and \boxed{6"),  # an unclosed box is no box
+        # "Answer:" runs to the end of the text: the first one takes all the rest.
+        ("Answer: 1\nAnswer: 2", "1\nAnswer: 2"),
+        ("ANSWER :b", "b"),
+        # 4. Digit strings are integers (AIME: 023 == 23); other digits are left alone.
+        ("Answer: 023", "23"),
+        (r"\boxed{000}", "0"),
+        ("Answer: ²", "²"),
+        ("Answer: " + "x" * 1001, None),  # too long to be an answer
+        ("", None),
+    ],
+)
+def test_s1_rule_math_and_integer(text: str, expected: str | None) -> None:
+    assert extract_answer(text, kind="s1-integer", think_end=S1_END) == expected
+    assert extract_answer(text, kind="s1-math", think_end=S1_END) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"x{S1_END}\nAnswer: B", "B"),
+        (f"x{S1_END}\nAnswer: b", "B"),  # a lower-case letter is upper-cased
+        (r"\boxed{c}", "C"),
+        (f"x{S1_END}\nAnswer: D\n", "D"),
+        # Anything else is unparsed (None, graded wrong), never s1's default "A".
+        (f"x{S1_END}\nAnswer: **B**", None),
+        (f"x{S1_END}\nAnswer: B) 42 K", None),
+        (f"x{S1_END}\nI pick the photon", None),
+        ("Answer: E", None),
+        ("", None),
+    ],
+)
+def test_s1_rule_multiple_choice(text: str, expected: str | None) -> None:
+    assert extract_answer(text, kind="s1-multiple_choice", think_end=S1_END) == expected
+
+
+def test_s1_rule_generalises_to_other_formats() -> None:
+    # think_end + "\n" first; a single-tag delimiter without the newline drops nothing.
+    assert extract_answer("\\boxed{1}</think>\n\\boxed{2}", "s1-math", "</think>") == "2"
+    assert extract_answer("\\boxed{1}</think>Answer: 4", "s1-math", "</think>") == "4"
+    assert extract_answer("\\boxed{1}</think> 5\nAnswer: 6", "s1-math", "</think>") == "6"
+    assert extract_answer("no end \\boxed{3}", "s1-math", "</think>") == "3"
+    assert extract_answer(f"\\boxed{{1}}{S1_END}\n\\boxed{{2}}", "s1-math") == "2"  # no think_end
+
+
+def test_s1_rule_differs_from_ours_where_documented() -> None:
+    # Our rule searches the thinking when the answer part is empty; s1's does not.
+    text = f"so it is \\boxed{{12}}\n{S1_END}\nFinal Answer:"
+    assert extract_answer(text, kind="integer", think_end=S1_END) == "12"
+    assert extract_answer(text, kind="s1-integer", think_end=S1_END) is None
+    # Our answer lines stop at the line's end and read bold letters; s1's take the rest.
+    assert extract_answer("Answer: **B**", kind="multiple_choice") == "B"
+    assert extract_answer("Answer: **B**", kind="s1-multiple_choice") is None
+
+
+def test_answer_kind_helpers() -> None:
+    from tinyreason.evaluation.answers import (
+        answer_kind_for,
+        describe_extraction,
+        split_answer_kind,
+    )
+
+    assert split_answer_kind("s1-integer") == ("s1", "integer")
+    assert split_answer_kind("auto") == ("tinyreason", "auto")
+    assert answer_kind_for("multiple_choice", "s1") == "s1-multiple_choice"
+    assert answer_kind_for("auto", "s1") == "s1-math"
+    assert answer_kind_for("s1-integer", "tinyreason") == "integer"
+    with pytest.raises(tr.ConfigError, match="extraction must be one of s1, tinyreason"):
+        answer_kind_for("math", "gpt-4o-mini")
+    with pytest.raises(tr.ConfigError, match="answer kind must be one of"):
+        split_answer_kind("s1-words")
+    line = describe_extraction("s1-multiple_choice", S1_END)
+    assert "'<|im_start|>answer\\n'" in line and "'<|im_start|>'" in line
+    assert "unparsed" in line and "'A'" in line
+    assert describe_extraction("integer", "</think>").startswith("tinyreason (integer)")

@@ -46,8 +46,8 @@ def _shared_file(name: str) -> Path:
 
 
 def _options(question: str) -> dict[str, str]:
-    """{"A": text, ...} from a GPQA question's "(A) text" lines."""
-    return dict(re.findall(r"^\(([A-D])\) (.*)$", question, re.M))
+    """{"A": text, ...} from a GPQA question's "A) text" (s1) or "(A) text" (s1k) lines."""
+    return dict(re.findall(r"^\(?([A-D])\) (.*)$", question, re.M))
 
 
 # -- loaders over fixture files -----------------------------------------------------------------
@@ -56,12 +56,12 @@ def _options(question: str) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("name", "file", "kind", "ids", "answers"),
     [
-        ("aime24", "aime24.jsonl", "integer", ["60", "61", "62"], ["16", "625", "25"]),
-        ("aime25", "aime25.json", "integer", ["1", "2"], ["10", "64"]),
+        ("aime24", "aime24.jsonl", "s1-integer", ["60", "61", "62"], ["16", "625", "25"]),
+        ("aime25", "aime25.json", "s1-integer", ["1", "2"], ["10", "64"]),
         (
             "math500",
             "math500.jsonl",
-            "math",
+            "s1-math",
             ["test/prealgebra/1.json", "test/algebra/2.json", "test/algebra/3.json"],
             ["\\frac{3}{4}", "7", "3"],
         ),
@@ -117,9 +117,15 @@ def test_gpqa_options_are_shuffled_like_s1_and_the_letter_is_right() -> None:
         options = _options(problem.question)
         assert list(options.values()) == [row[column] for column in order]
         assert options[problem.answer] == row["Correct Answer"]
-        assert problem.question.startswith(f"{row['Question']}\nAnswer Choices:\n(A) ")
+        assert problem.question.startswith(f"{row['Question']}\n\nA) ")  # s1's prompt
         assert problem.domain == row["High-level domain"]
     assert [p.answer for p in problems] == ["C", "A", "B", "D"]
+    # prompt="s1k": the template of s1K's training rows (the default before), same shuffle.
+    s1k = GPQADiamond(path=FIXTURES / "gpqa_diamond.csv", prompt="s1k").problems()
+    assert [p.answer for p in s1k] == ["C", "A", "B", "D"]
+    for old, new in zip(s1k, problems, strict=True):
+        assert old.question.startswith(f"{old.question.split(chr(10))[0]}\nAnswer Choices:\n(A) ")
+        assert _options(old.question) == _options(new.question)
 
 
 def test_gpqa_shuffle_is_seeded_and_limit_keeps_the_order() -> None:
@@ -144,6 +150,91 @@ def test_gpqa_reads_prebuilt_rows_and_rejects_incomplete_ones(tmp_path: Path) ->
     broken.write_text("Question,Correct Answer,Incorrect Answer 1\nQ?,a,b\n")
     with pytest.raises(tr.DataError, match="Incorrect Answer 2"):
         tr.benchmark("gpqa-diamond", path=broken).problems()
+
+
+# -- s1's evaluation settings ------------------------------------------------------------------
+
+
+def test_aime24_prompt_is_the_question_alone_as_s1_renders_it(tmp_path: Path) -> None:
+    # s1's doc_to_text: QUERY_TEMPLATE = '{Question}', applied to the cell as it is.
+    [problem] = AIME24(path=FIXTURES / "aime24.jsonl", limit=1).problems()
+    assert problem.question == "Find the number of positive divisors of $2024$."
+    row = {"id": 7, "problem": "Find $x$.\n", "answer": "007"}
+    (tmp_path / "one.jsonl").write_text(json.dumps(row))
+    [problem] = AIME24(path=tmp_path / "one.jsonl").problems()
+    assert (problem.question, problem.answer) == ("Find $x$.\n", "7")  # not stripped, as s1
+
+
+def test_gpqa_prompt_is_s1s_template_literally(tmp_path: Path) -> None:
+    problems = GPQADiamond(path=FIXTURES / "gpqa_diamond.csv").problems()
+    assert problems[0].question == (
+        "Which particle carries the electromagnetic force?\n\n"
+        "A) graviton\nB) W boson\nC) photon\nD) gluon"
+    )
+    assert problems[0].answer == "C"
+    assert problems[1].question == (
+        "What is the chemical symbol of sodium?\n\nA) Na\nB) Sd\nC) So\nD) S"
+    )
+    # s1's process_docs does not strip the cells; s1K's fix_gpqa.py (prompt="s1k") does.
+    header = "Question,Correct Answer,Incorrect Answer 1,Incorrect Answer 2,Incorrect Answer 3\n"
+    (tmp_path / "gpqa.csv").write_text(header + '"Q?\n",right ,w1,w2,w3\n')
+    [raw] = GPQADiamond(path=tmp_path / "gpqa.csv", seed=0).problems()
+    order = ["w1", "w2", "w3", "right "]
+    random.Random(0).shuffle(order)
+    assert raw.question == "Q?\n\n\n" + "\n".join(
+        f"{letter}) {text}" for letter, text in zip("ABCD", order, strict=True)
+    )
+    assert raw.answer == "ABCD"[order.index("right ")] and raw.metadata["correct_answer"] == "right"
+    [stripped] = GPQADiamond(path=tmp_path / "gpqa.csv", seed=0, prompt="s1k").problems()
+    assert stripped.question.startswith("Q?\nAnswer Choices:\n(A) ")
+    assert stripped.answer == raw.answer
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "extraction"),
+    [
+        ("aime24", "s1-integer", "s1"),
+        ("aime25", "s1-integer", "s1"),
+        ("math500", "s1-math", "s1"),
+        ("gpqa-diamond", "s1-multiple_choice", "s1"),
+        ("amc23", "math", "tinyreason"),
+        ("minerva-math", "math", "tinyreason"),
+    ],
+)
+def test_s1_settings_are_the_defaults_and_described(name: str, kind: str, extraction: str) -> None:
+    bench = tr.benchmark(name)
+    assert (bench.answer_kind, bench.extraction, bench.max_new_tokens) == (kind, extraction, 32768)
+    described = bench.describe()
+    assert described["prompt"] == "s1" and described["prompt_template"] == bench.prompt_template
+    assert (described["extraction"], described["max_new_tokens"]) == (extraction, 32768)
+    # The other rule stays reachable by name.
+    other = "tinyreason" if extraction == "s1" else "s1"
+    flipped = tr.benchmark(name, extraction=other).answer_kind
+    assert flipped == (kind.removeprefix("s1-") if other == "tinyreason" else f"s1-{kind}")
+    assert tr.benchmark(name, max_new_tokens=None).max_new_tokens is None
+
+
+def test_prompt_templates_are_s1s() -> None:
+    assert AIME24().prompt_template == "{question}"
+    gpqa = GPQADiamond()
+    assert gpqa.prompt_template == (
+        "{question}\n\nA) {choice1}\nB) {choice2}\nC) {choice3}\nD) {choice4}"
+    )
+    assert GPQADiamond(prompt="s1k").prompt_template.startswith("{question}\nAnswer Choices:\n")
+    assert gpqa.describe()["seed"] == 42
+
+
+def test_bad_s1_settings_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(tr.ConfigError) as err:
+        tr.benchmark("aime24", prompt="s1k", extraction="gpt-4o-mini", max_new_tokens=0)
+    message = str(err.value)
+    assert "prompt must be one of 's1'" in message and "extraction must be one of" in message
+    assert "max_new_tokens must be a whole number" in message
+    with pytest.raises(tr.ConfigError, match="max_new_tokens"):
+        LocalBenchmark("x", tmp_path / "x.jsonl", max_new_tokens=True)  # type: ignore[arg-type]
+    local = LocalBenchmark("x", tmp_path / "x.jsonl", answer_kind="s1-math", max_new_tokens=4096)
+    assert local.describe()["extraction"] == "s1" and local.describe()["max_new_tokens"] == 4096
+    assert LocalBenchmark("x", tmp_path / "x.jsonl").max_new_tokens is None
 
 
 # -- the hub, offline ---------------------------------------------------------------------------

@@ -10,6 +10,12 @@ import tinyreason as tr
 from tinyreason.evaluation.metrics import bootstrap_interval, s1_metrics
 
 
+def _cap(control):
+    """The thinking cap a fake backend obeys: a number, else none ("auto" or None)."""
+    cap = getattr(control, "max_thinking", None)
+    return cap if isinstance(cap, int) else 10**9
+
+
 @dataclass
 class ScriptedBackend:
     """Problem i needs ``need[question]`` thinking tokens; with fewer it answers wrong."""
@@ -28,7 +34,7 @@ class ScriptedBackend:
         out = []
         for q in prompts:
             need, answer = self.need[q]
-            cap = control.max_thinking if control and control.max_thinking is not None else 10**9
+            cap = _cap(control)
             used = min(cap, need)
             ok = used >= need
             text_answer = answer if ok else "0"
@@ -118,6 +124,8 @@ def test_s1_metrics_follow_the_paper():
     assert m.scaling == pytest.approx(sum(slopes) / 3)
     assert m.performance == 50.0
     assert math.isnan(s1_metrics([5], [10.0]).scaling)
+    # A cap the scaler sizes per prompt (s1's "auto") binds nothing that can be checked here.
+    assert s1_metrics([5, 9], [10.0, 20.0], bounds=[(0, "auto"), (0, 8)]).control == 0.5
 
 
 def test_bootstrap_interval_brackets_the_mean_and_is_seeded():
@@ -146,7 +154,7 @@ class PoolBackend:
         self, prompts, *, n=1, temperature=0.0, max_new_tokens=1024, control=None, seed=None
     ):
         self.calls.append({"prompts": list(prompts), "n": n, "temperature": temperature})
-        cap = control.max_thinking if control and control.max_thinking is not None else 10**9
+        cap = _cap(control)
         used = min(cap, self.thinking)
         out = []
         for q in prompts:
@@ -298,13 +306,86 @@ class Letters:
 def test_the_benchmark_answer_kind_is_the_default(fixtures_dir):
     gpqa = tr.benchmark("gpqa-diamond", path=fixtures_dir / "benchmarks" / "gpqa_diamond.csv")
     report = tr.evaluate(Letters("C"), gpqa, progress=False)
-    assert report.table()[0]["accuracy"] == 25.0  # only the first question's answer is C
-    assert report.manifest["answer_kind"] == "multiple_choice"
+    # s1's rule finds no letter A-D in "I pick **C**": unparsed, graded wrong.
+    assert report.table()[0]["accuracy"] == 0.0 and report.table()[0]["unparsed"] == 100.0
+    assert report.manifest["answer_kind"] == "s1-multiple_choice"
     assert report.manifest["benchmark_source"]["name"] == "gpqa-diamond"
     # The device comes from the backend's field, the dtype from describe().
     assert (report.manifest["device"], report.manifest["dtype"]) == ("cuda:0", "torch.bfloat16")
+    ours = tr.evaluate(Letters("C"), gpqa, answer_kind="multiple_choice", progress=False)
+    assert ours.table()[0]["accuracy"] == 25.0  # our rule reads "**C**"; the first answer is C
+    assert ours.table()[0]["unparsed"] == 0.0
     overridden = tr.evaluate(Letters("C"), gpqa, answer_kind="auto", progress=False)
     assert overridden.table()[0]["accuracy"] == 0.0  # "auto" finds no answer in "**C**"
+
+
+@dataclass
+class S1Replies:
+    """Answers in s1's format: thinking, then ``<|im_start|>answer``, then ``reply``."""
+
+    reply: str
+    format: object = field(default_factory=lambda: tr.student("qwen-s1"))
+
+    def prompt(self, question):
+        return question
+
+    def generate(
+        self, prompts, *, n=1, temperature=0.0, max_new_tokens=1024, control=None, seed=None
+    ):
+        text = f"\nhmm \\boxed{{A}}\n<|im_start|>answer\n{self.reply}"
+        gen = tr.Generation(text, "hmm \\boxed{A}", self.reply, 3, 3)
+        return [[gen] * n for _ in prompts]
+
+
+def test_gpqa_unparsed_answers_are_wrong_never_a(fixtures_dir):
+    gpqa = tr.benchmark("gpqa-diamond", path=fixtures_dir / "benchmarks" / "gpqa_diamond.csv")
+    assert [p.answer for p in gpqa.problems()] == ["C", "A", "B", "D"]
+    # s1 without its judge would take "A" for "None of them" and score the second question.
+    report = tr.evaluate(S1Replies("Answer: None of them"), gpqa, progress=False)
+    row = report.table()[0]
+    assert (row["accuracy"], row["unparsed"]) == (0.0, 100.0)
+    assert report.rows["answer"] == [None] * 4  # the box in the thinking is not the answer
+    assert "unparsed" in report.evaluation["extraction"]
+    assert "never a default letter" in report.evaluation["grader"]
+    lower = tr.evaluate(S1Replies("Answer: a"), gpqa, progress=False).table()[0]
+    assert (lower["accuracy"], lower["unparsed"]) == (25.0, 0.0)  # "a" is read as "A"
+
+
+def test_the_report_states_prompt_extraction_and_grader(fixtures_dir):
+    aime = tr.benchmark("aime24", path=fixtures_dir / "benchmarks" / "aime24.jsonl")
+    report = tr.evaluate(S1Replies("Answer: 025"), aime, progress=False)
+    assert report.table()[0]["accuracy"] == 33.33  # only "025" (= 25) is right
+    settings = report.manifest["evaluation"]
+    assert report.evaluation == settings
+    assert (settings["prompt"], settings["prompt_template"]) == ("s1", "{question}")
+    assert "system prompt: the template's default" in settings["chat_template"]
+    assert settings["answer_kind"] == "s1-integer"
+    assert settings["extraction"].startswith(
+        "s1 (integer): the text after the last '<|im_start|>answer\\n'"
+    )
+    assert settings["grader"].startswith("math-verify equivalence")
+    assert "s1 used gpt-4o-mini as judge" in settings["grader"]
+    assert settings["max_new_tokens"] == 32768
+    assert report.manifest["benchmark_source"]["max_new_tokens"] == 32768
+    text = repr(report)
+    assert 'prompt: s1 "{question}"' in text
+    assert "extraction: s1 (integer)" in text and "grader: math-verify equivalence" in text
+    assert "gpt-4o-mini" in text and "max_new_tokens: 32768" in text
+    page = report._repr_html_()
+    assert "<i>grader</i>: math-verify equivalence" in page and "<i>extraction</i>" in page
+    saved = json.loads(json.dumps(report.to_dict(), default=str))
+    assert saved["manifest"]["evaluation"]["grader"] == settings["grader"]
+
+    # A custom grader is named; a plain list of problems is sent as it is.
+    class Exact:
+        def grade(self, predicted, reference):
+            return predicted == reference
+
+    plain = tr.evaluate(S1Replies("Answer: 1"), PROBLEMS, grader=Exact(), progress=False)
+    assert plain.evaluation["grader"] == "Exact (a custom grader)"
+    assert plain.evaluation["prompt_template"] == "{question}"
+    assert plain.evaluation["extraction"].startswith("tinyreason (auto)")
+    assert plain.evaluation["max_new_tokens"] is None
 
 
 def test_benchmark_names_and_empty_benchmarks(fixtures_dir):

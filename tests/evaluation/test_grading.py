@@ -246,6 +246,22 @@ def test_choice_grader() -> None:
         ChoiceGrader(letters="AB1")
 
 
+def test_default_graders_and_what_reports_say_about_them() -> None:
+    from tinyreason.evaluation.grading import describe_grader, grader_for
+
+    assert grader_for("s1-multiple_choice") == grader_for("multiple_choice") == ChoiceGrader("ABCD")
+    assert grader_for("s1-integer") == grader_for("math") == MathGrader()
+    with pytest.raises(tr.ConfigError, match="answer kind must be one of"):
+        grader_for("letters")
+    math_line = describe_grader(MathGrader())
+    assert math_line.startswith("math-verify equivalence") and "gpt-4o-mini" in math_line
+    choice_line = describe_grader(ChoiceGrader("ABCD"))
+    assert "(A-D)" in choice_line and "never a default letter" in choice_line
+    # AIME's leading zeros: s1 compares digit strings as integers, and so do we.
+    assert MathGrader().grade(extract_answer("Answer: 023", kind="s1-integer"), "23")
+    assert MathGrader().grade("23", "023")
+
+
 def test_importing_evaluation_stays_light() -> None:
     code = (
         "import sys, tinyreason.evaluation; "
@@ -291,6 +307,29 @@ def test_agreement_aime24() -> None:
     ]
     failures = [item for item in rendered if not MathGrader().grade(item[1], item[0])]
     assert _report("aime24", "boxed model answer vs answer", failures, len(rows)) == 1.0
+    # s1's rule on model outputs in s1's format: a boxed answer, or "Answer: 025".
+    thinking = "\nso \\boxed{1}\n<|im_start|>answer\n"
+    for label, reply in (("boxed", "$\\boxed{{{n}}}$."), ("Answer: 025", "Answer: {answer}")):
+        outputs = [
+            (row["answer"], thinking + reply.format(n=int(row["answer"]), answer=row["answer"]))
+            for row in rows
+        ]
+        failures = [
+            (answer, got)
+            for answer, text in outputs
+            if not MathGrader().grade(
+                got := extract_answer(text, "s1-integer", "<|im_start|>answer"), answer
+            )
+        ]
+        assert _report("aime24", f"s1 rule, {label} after the delimiter", failures, len(rows)) == 1
+    # s1's rule on the worked solutions (s1 never does this: it reads the answer column). It
+    # misses \framebox{204} (s1 knows \boxed and \fbox only) and \boxed{\textbf{(073)}}
+    # (s1's judge would match that one).
+    extracted = [
+        (row["answer"], extract_answer(row["solution"], kind="s1-integer")) for row in rows
+    ]
+    failures = [item for item in extracted if not MathGrader().grade(item[1], item[0])]
+    assert _report("aime24", "s1 rule on the solutions", failures, len(rows)) >= 28 / 30
 
 
 def test_agreement_amc23() -> None:
@@ -303,6 +342,12 @@ def test_agreement_amc23() -> None:
         or not equivalent(str(value), str(int(value)))
     ]
     assert _report("amc23", "str(float) vs integer answer", failures, len(rows)) >= 0.95
+    failures = [
+        value
+        for value in answers
+        if not MathGrader().grade(extract_answer(f"Final Answer: {int(value)}", "s1-math"), value)
+    ]
+    assert _report("amc23", "s1 rule on 'Final Answer: 27'", failures, len(rows)) == 1.0
     # Different answers must not match: each against the next distinct one.
     pairs = [(a, b) for a, b in itertools.pairwise(answers) if a != b]
     false_matches = [(a, b) for a, b in pairs if equivalent(str(a), str(b))]
@@ -351,6 +396,16 @@ def test_agreement_minerva_math() -> None:
             (box, got)
             for box in boxes
             if not equivalent(got := extract_answer(f"Final Answer: ${box}$"), box)
+        ],
+        "s1 rule: solution vs boxed": [
+            (box, got)
+            for row, box in zip(rows, boxes, strict=True)
+            if not equivalent(got := extract_answer(row["solution"], "s1-math"), box)
+        ],
+        "s1 rule: 'Final Answer: $..$' vs boxed": [
+            (box, got)
+            for box in boxes
+            if not equivalent(got := extract_answer(f"Final Answer: ${box}$", "s1-math"), box)
         ],
         "restyled (dfrac, 10^n, 1.60) vs boxed": [
             (box, _restyle(box)) for box in boxes if not equivalent(_restyle(box), box)

@@ -21,6 +21,13 @@ in a fixed, documented order so that results are reproducible:
    answer line (``Answer: B``, ``the correct answer is (B)``), else the last letter written on its
    own line, in bold (``**B**``) or in parentheses (``(B)``).
 
+5. ``kind="s1-math"`` / ``"s1-integer"`` / ``"s1-multiple_choice"`` use s1's own rule instead
+   (:mod:`tinyreason.evaluation.s1_answers`): the text after the last ``think_end + "\n"``, then
+   its last ``\boxed{}``, else what follows ``Answer:``; digit strings as integers; for multiple
+   choice a letter A-D or None. The built-in AIME24 / AIME25 / MATH500 / GPQA-Diamond benchmarks
+   use these by default (``extraction="s1"``); the kinds above are tinyreason's own rules
+   (``extraction="tinyreason"``).
+
 Nothing here raises on text, whatever it contains; only a bad ``kind`` raises
 :class:`~tinyreason.errors.ConfigError`. Every scan is linear in the text length, so a
 100k-character generation full of unclosed braces costs milliseconds.
@@ -31,11 +38,33 @@ from __future__ import annotations
 import re
 
 from ..errors import ConfigError
+from .s1_answers import _SECTION_RE, s1_extract_answer
 
-__all__ = ["ANSWER_KINDS", "CHOICE_LETTERS", "extract_answer", "last_boxed"]
+__all__ = [
+    "ANSWER_KINDS",
+    "CHOICE_LETTERS",
+    "EXTRACTIONS",
+    "answer_kind_for",
+    "describe_extraction",
+    "extract_answer",
+    "last_boxed",
+    "split_answer_kind",
+]
 
-#: The ``kind`` values :func:`extract_answer` accepts. "auto" and "math" behave the same today.
-ANSWER_KINDS: tuple[str, ...] = ("auto", "math", "integer", "multiple_choice")
+#: The ``kind`` values :func:`extract_answer` accepts. "auto" and "math" behave the same today;
+#: the ``"s1-"`` kinds apply s1's extraction rule to the kind after the prefix.
+ANSWER_KINDS: tuple[str, ...] = (
+    "auto",
+    "math",
+    "integer",
+    "multiple_choice",
+    "s1-math",
+    "s1-integer",
+    "s1-multiple_choice",
+)
+#: The extraction rules: s1's own (``"s1-<kind>"``) and tinyreason's (``"<kind>"``).
+EXTRACTIONS: tuple[str, ...] = ("s1", "tinyreason")
+_S1_PREFIX = "s1-"
 #: The letters a multiple-choice answer may be (GPQA has four options).
 CHOICE_LETTERS = "ABCD"
 
@@ -288,7 +317,9 @@ def extract_answer(text: str, kind: str = "auto", think_end: str | None = None) 
     Args:
         text: The generated text (thinking and answer).
         kind: ``"auto"``/``"math"`` (any answer, returned as written), ``"integer"`` (a whole
-            number 0-999, as for AIME) or ``"multiple_choice"`` (a letter A-D, as for GPQA).
+            number 0-999, as for AIME) or ``"multiple_choice"`` (a letter A-D, as for GPQA);
+            ``"s1-math"``, ``"s1-integer"``, ``"s1-multiple_choice"`` apply s1's rule instead
+            (:func:`~tinyreason.evaluation.s1_answers.s1_extract_answer`).
         think_end: The delimiter that ends thinking (``"<|im_start|>answer"`` for s1), if any.
 
     Returns:
@@ -307,14 +338,111 @@ def extract_answer(text: str, kind: str = "auto", think_end: str | None = None) 
         '\\frac{1}{2}'
         >>> extract_answer("I do not know.") is None
         True
+        >>> extract_answer("Final Answer: 007", kind="s1-integer")  # s1's rule
+        '7'
     """
     if kind not in ANSWER_KINDS:
         raise ConfigError(f"kind must be one of {', '.join(ANSWER_KINDS)}; got {kind!r}.")
     if not isinstance(text, str):
         return None
+    if kind.startswith(_S1_PREFIX):
+        end = think_end if isinstance(think_end, str) else None
+        return s1_extract_answer(text, kind=kind[len(_S1_PREFIX) :], think_end=end)
     if isinstance(think_end, str) and think_end and think_end in text:
         answer_part = text[text.rindex(think_end) + len(think_end) :]
         found = _search(answer_part, kind)
         if found is not None:
             return found
     return _search(text, kind)
+
+
+def split_answer_kind(kind: str) -> tuple[str, str]:
+    """Split an answer kind into its extraction rule and its base kind.
+
+    Args:
+        kind: One of :data:`ANSWER_KINDS`.
+
+    Returns:
+        ``(extraction, base)``: ``("s1", "integer")`` for ``"s1-integer"``, ``("tinyreason",
+        "integer")`` for ``"integer"``.
+
+    Raises:
+        ConfigError: ``kind`` is not one of :data:`ANSWER_KINDS`.
+
+    Example:
+        >>> split_answer_kind("s1-multiple_choice"), split_answer_kind("math")
+        (('s1', 'multiple_choice'), ('tinyreason', 'math'))
+    """
+    if kind not in ANSWER_KINDS:
+        raise ConfigError(f"answer kind must be one of {', '.join(ANSWER_KINDS)}; got {kind!r}.")
+    if kind.startswith(_S1_PREFIX):
+        return "s1", kind[len(_S1_PREFIX) :]
+    return "tinyreason", kind
+
+
+def answer_kind_for(kind: str, extraction: str) -> str:
+    """The answer kind that extracts ``kind``'s answers with the ``extraction`` rule.
+
+    Args:
+        kind: A base kind (``"math"``, ``"integer"``, ``"multiple_choice"``, ``"auto"``) or any
+            answer kind (its own rule is replaced).
+        extraction: ``"s1"`` (s1's rule) or ``"tinyreason"`` (this module's rules).
+
+    Raises:
+        ConfigError: an unknown ``kind`` or ``extraction`` (the message lists the valid ones).
+
+    Example:
+        >>> answer_kind_for("integer", "s1"), answer_kind_for("s1-math", "tinyreason")
+        ('s1-integer', 'math')
+    """
+    if extraction not in EXTRACTIONS:
+        raise ConfigError(
+            f"extraction must be one of {', '.join(EXTRACTIONS)}; got {extraction!r}."
+        )
+    base = split_answer_kind(kind)[1]
+    if extraction == "tinyreason":
+        return base
+    return _S1_PREFIX + ("math" if base == "auto" else base)
+
+
+def describe_extraction(kind: str, think_end: str | None = None) -> str:
+    r"""One line saying how answers of ``kind`` are extracted, for reports.
+
+    Args:
+        kind: One of :data:`ANSWER_KINDS`.
+        think_end: The student format's end-of-thinking delimiter, when known.
+
+    Raises:
+        ConfigError: ``kind`` is not one of :data:`ANSWER_KINDS`.
+
+    Example:
+        >>> print(describe_extraction("s1-integer", "<|im_start|>answer"))  # doctest: +ELLIPSIS
+        s1 (integer): the text after the last '<|im_start|>answer\n' (else after the last ...
+    """
+    extraction, base = split_answer_kind(kind)
+    if extraction == "s1":
+        where = "the whole text"
+        if think_end:
+            section = _SECTION_RE.fullmatch(think_end)
+            fallback = (
+                f"else after the last {section.group(1)!r}, its first line dropped"
+                if section is not None
+                else f"else after the last {think_end!r}"
+            )
+            where = f"the text after the last {think_end + chr(10)!r} ({fallback}; else all)"
+        found = (
+            "its last \\boxed{} (or '\\boxed ', \\fbox{}), else what follows the first "
+            "'Answer:', else the text itself"
+        )
+        if base == "multiple_choice":
+            return (
+                f"s1 ({base}): {where}; {found}; a-d upper-cased; anything but A-D is unparsed "
+                "and graded wrong (s1 asked gpt-4o-mini, else took 'A')"
+            )
+        return f"s1 ({base}): {where}; {found}; digit strings as integers (023 = 23)"
+    where = f"after the last {think_end!r} first, then the whole text" if think_end else "the text"
+    found = {
+        "multiple_choice": "a letter A-D from the last box, answer line, or a letter set apart",
+        "integer": "the last closed box, else answer line, else last number; a whole number 0-999",
+    }.get(base, "the last closed box, else the last answer line, else the last number")
+    return f"tinyreason ({base}): {where}; {found}"

@@ -19,9 +19,9 @@ from tqdm.auto import tqdm
 from ..data import as_problems
 from ..errors import ConfigError, DataError
 from ..records import Problem, Solution
-from .report import Report, SettingResult
+from .report import Report, SettingResult, evaluation_settings
 
-__all__ = ["Report", "evaluate", "sampling_scaler", "with_budget"]
+__all__ = ["Report", "evaluate", "sampling_scaler", "with_budget", "with_generation_budget"]
 
 
 def with_budget(scaler: Any, budget: int | None) -> Any:
@@ -54,8 +54,44 @@ def with_budget(scaler: Any, budget: int | None) -> Any:
 
 
 def _bounds(scaler: Any) -> tuple[float, float | None]:
+    """The thinking range a scaler promises, for s1's Control metric.
+
+    The minimum is the larger of s1's ``min_thinking`` and tinyreason's ``wait_below``; a cap of
+    ``"auto"`` or None is sized per run from the generation budget, so it bounds nothing here.
+    """
     inner = getattr(scaler, "inner", None) or scaler
-    return (float(getattr(inner, "min_thinking", 0) or 0), getattr(inner, "max_thinking", None))
+    low = max(float(getattr(inner, name, 0) or 0) for name in ("min_thinking", "wait_below"))
+    cap = getattr(inner, "max_thinking", None)
+    return low, float(cap) if isinstance(cap, int) and not isinstance(cap, bool) else None
+
+
+def with_generation_budget(scaler: Any, max_new_tokens: int | None) -> Any:
+    """A copy of ``scaler`` that generates with ``max_new_tokens`` where it had no budget.
+
+    A benchmark's budget (s1's ``max_gen_toks``, 32,768 on AIME, MATH500 and GPQA) applies to a
+    scaler, or its ``inner`` one, whose own ``max_new_tokens`` is None; one the user set wins.
+
+    Example:
+        >>> from tinyreason.scaling import BudgetForcing, MajorityVote
+        >>> with_generation_budget(BudgetForcing(), 32768).max_new_tokens
+        32768
+        >>> with_generation_budget(BudgetForcing(max_new_tokens=512), 32768).max_new_tokens
+        512
+        >>> vote = with_generation_budget(MajorityVote(n=4, inner=BudgetForcing()), 32768)
+        >>> vote.inner.max_new_tokens
+        32768
+    """
+    if max_new_tokens is None:
+        return scaler
+    if hasattr(scaler, "with_generation_budget"):
+        return scaler.with_generation_budget(max_new_tokens)
+    names = _field_names(scaler)
+    if "inner" in names and scaler.inner is not None:
+        inner = with_generation_budget(scaler.inner, max_new_tokens)
+        return dataclasses.replace(scaler, inner=inner) if inner is not scaler.inner else scaler
+    if "max_new_tokens" in names and scaler.max_new_tokens is None:
+        return dataclasses.replace(scaler, max_new_tokens=max_new_tokens)
+    return scaler
 
 
 def _backend(model: Any, format: Any) -> Any:
@@ -253,16 +289,19 @@ def evaluate(
             budget forcing is wrapped for ``samples > 1`` and is greedy).
         format: The student format, when ``model`` is a path.
         grader: Anything with ``grade(predicted, reference) -> bool`` (default: math equivalence,
-            or letters for ``answer_kind="multiple_choice"``).
+            or letters for a multiple-choice ``answer_kind``).
         answer_kind: How answers are extracted (``"auto"``, ``"math"``, ``"integer"``,
-            ``"multiple_choice"``). Default: the benchmark's ``answer_kind`` when it has one, else
-            ``"auto"``. A scaler whose own ``answer_kind`` is ``"auto"`` gets this one too.
+            ``"multiple_choice"``, or s1's rule: ``"s1-math"``, ``"s1-integer"``,
+            ``"s1-multiple_choice"``). Default: the benchmark's ``answer_kind`` when it has one
+            (s1's rule for AIME24/25, MATH500, GPQA), else ``"auto"``. A scaler whose own
+            ``answer_kind`` is ``"auto"`` gets this one too.
         seed: Seed for sampling and the bootstrap.
         progress: Show a progress bar over budgets.
 
     Returns:
         A :class:`Report`: per-problem rows, a table per budget (accuracy and its interval,
-        pass@k, maj@k, thinking tokens), s1's metrics, a plot and a manifest.
+        pass@k, maj@k, thinking tokens), s1's metrics, a plot and a manifest (whose
+        ``"evaluation"`` entry states the prompt, the extraction rule and the grader).
 
     Raises:
         ConfigError: bad ``samples`` / ``temperature`` / ``answer_kind`` / ``budgets``, or a model
@@ -278,7 +317,7 @@ def evaluate(
     """
     from ..plugins import build
     from .answers import extract_answer
-    from .grading import ChoiceGrader, MathGrader
+    from .grading import grader_for
 
     _check_samples(samples, temperature)
     settings = list(budgets) if budgets is not None else [None]
@@ -289,7 +328,8 @@ def evaluate(
     kind = _answer_kind(answer_kind, bench)
     scaler = scaler if scaler is not None else build("scaler", "budget-forcing")
     scaler = _with_answer_kind(sampling_scaler(scaler, samples, temperature), kind)
-    grader = grader or (ChoiceGrader() if kind == "multiple_choice" else MathGrader())
+    scaler = with_generation_budget(scaler, getattr(bench, "max_new_tokens", None))
+    grader = grader or grader_for(kind)
     think_end = backend.format.think_end
     results = []
     for budget in tqdm(settings, desc=f"evaluate {name}", disable=not progress):
@@ -328,6 +368,13 @@ def evaluate(
     describe = getattr(bench, "describe", None)
     if callable(describe):
         manifest["benchmark_source"] = describe()
+    manifest["evaluation"] = evaluation_settings(
+        bench,
+        kind,
+        grader,
+        think_end=think_end,
+        system_prompt=getattr(backend.format, "system_prompt", None),
+    )
     return Report(name, results, manifest, seed=seed)
 
 

@@ -31,14 +31,16 @@ from fractions import Fraction
 from typing import TypeVar
 
 from ..errors import ConfigError
-from .answers import _as_choice, _matching_braces
+from .answers import CHOICE_LETTERS, _as_choice, _matching_braces, split_answer_kind
 from .verify import math_verify_equivalent
 
 __all__ = [
     "ChoiceGrader",
     "MathGrader",
     "cluster_answers",
+    "describe_grader",
     "equivalent",
+    "grader_for",
     "normalize",
 ]
 
@@ -325,6 +327,18 @@ class MathGrader:
             return False
         return equivalent(predicted, str(reference), timeout=self.timeout)
 
+    def describe(self) -> str:
+        """What decides a grade, for reports (and how it differs from s1's judge).
+
+        Example:
+            >>> MathGrader().describe()  # doctest: +ELLIPSIS
+            'math-verify equivalence (tinyreason normaliser, then math-verify, 5.0 s timeout)...'
+        """
+        return (
+            f"math-verify equivalence (tinyreason normaliser, then math-verify, {self.timeout} s "
+            "timeout); no answer is wrong; s1 used gpt-4o-mini as judge"
+        )
+
 
 @dataclass(frozen=True)
 class ChoiceGrader:
@@ -356,3 +370,54 @@ class ChoiceGrader:
             _as_choice(str(reference), self.letters),
         )
         return mine is not None and mine == theirs
+
+    def describe(self) -> str:
+        """What decides a grade, for reports (and how it differs from s1's judge).
+
+        Example:
+            >>> ChoiceGrader("ABCD").describe()  # doctest: +ELLIPSIS
+            "option letter (A-D) equal to the reference; an unparsed answer is wrong, never a..."
+        """
+        return (
+            f"option letter ({self.letters[0]}-{self.letters[-1]}) equal to the reference; an "
+            "unparsed answer is wrong, never a default letter; s1 used gpt-4o-mini as judge "
+            "(defaulting to 'A' without it)"
+        )
+
+
+def grader_for(kind: str) -> MathGrader | ChoiceGrader:
+    """The default grader for an answer kind: letters A-D for multiple choice, else math.
+
+    Args:
+        kind: One of :data:`~tinyreason.evaluation.ANSWER_KINDS` (``"s1-multiple_choice"`` counts
+            as multiple choice).
+
+    Raises:
+        ConfigError: ``kind`` is not an answer kind.
+
+    Example:
+        >>> grader_for("s1-multiple_choice"), grader_for("integer")
+        (ChoiceGrader(letters='ABCD'), MathGrader(timeout=5.0))
+    """
+    base = split_answer_kind(kind)[1]
+    return ChoiceGrader(CHOICE_LETTERS) if base == "multiple_choice" else MathGrader()
+
+
+def describe_grader(grader: object) -> str:
+    """One line naming a grader: its ``describe()`` when it has one, else its class.
+
+    Example:
+        >>> describe_grader(MathGrader()).startswith("math-verify equivalence")
+        True
+        >>> class Exact:
+        ...     def grade(self, predicted, reference):
+        ...         return predicted == reference
+        >>> describe_grader(Exact())
+        'Exact (a custom grader)'
+    """
+    describe = getattr(grader, "describe", None)
+    if callable(describe):
+        text = describe()
+        if isinstance(text, str) and text:
+            return text
+    return f"{type(grader).__name__} (a custom grader)"

@@ -52,8 +52,9 @@ def s1_metrics(
     Args:
         thinking_tokens: Average thinking tokens ``a`` used at each setting.
         accuracy: Accuracy ``f(a)`` at each setting, in percent.
-        bounds: The (a_min, a_max) each setting allowed (a_max None: unbounded); None counts every
-            setting as controlled.
+        bounds: The (a_min, a_max) each setting allowed (a_max None: unbounded; a cap that is not
+            a number, such as s1's ``"auto"``, which the scaler sizes per prompt, counts as
+            unbounded too); None counts every setting as controlled.
 
     Returns:
         The metrics; Scaling is NaN with fewer than two distinct compute values.
@@ -66,7 +67,7 @@ def s1_metrics(
         control = 1.0
     else:
         inside = [
-            lo <= a and (hi is None or a <= hi)
+            lo <= a and (not _is_number(hi) or a <= hi)
             for a, (lo, hi) in zip(thinking_tokens, bounds, strict=True)
         ]
         control = sum(inside) / len(inside)
@@ -74,6 +75,10 @@ def s1_metrics(
     slopes = [(fb - fa) / (b - a) for (a, fa), (b, fb) in combinations(points, 2) if b != a]
     scaling = sum(slopes) / len(slopes) if slopes else math.nan
     return ScalingMetrics(control, scaling, max(accuracy))
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def bootstrap_interval(

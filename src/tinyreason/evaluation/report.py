@@ -9,13 +9,19 @@ Every number comes from one pool of samples per problem and budget (``samples=k`
   accuracy;
 * ``maj@k``: the majority answer of each problem's first ``k`` samples right (equivalent answers
   vote together, a tie goes to the answer seen first, unanswered samples never win);
-* ``thinking_tokens``: mean thinking tokens per sample.
+* ``thinking_tokens``: mean thinking tokens per sample;
+* ``unparsed``: the share of samples whose answer could not be extracted (graded wrong).
+
+The manifest's ``"evaluation"`` entry (:func:`evaluation_settings`) says how the run was graded:
+the prompt template, the answer extraction rule, the grader and the generation budget; the text
+and HTML views show it above the table.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +34,7 @@ if TYPE_CHECKING:
     from datasets import Dataset
     from matplotlib.figure import Figure
 
-__all__ = ["Report", "SettingResult"]
+__all__ = ["Report", "SettingResult", "evaluation_settings"]
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,16 @@ class SettingResult:
         """maj@k in percent: the majority of the first ``k`` samples right, per ``k``."""
         return {k: 100 * sum(per) / len(per) for k, per in sorted(self.majority_correct.items())}
 
+    @property
+    def unparsed(self) -> float | None:
+        """Samples whose answer could not be extracted, in percent (None: answers not recorded).
+
+        They are graded wrong: with s1's GPQA rule, an answer that is not a letter A-D counts
+        here, where s1 asked gpt-4o-mini (and defaulted to "A" without it).
+        """
+        flat = [a for per in self.sample_answers for a in per]
+        return 100 * sum(a is None for a in flat) / len(flat) if flat else None
+
 
 @dataclass(frozen=True)
 class Report:
@@ -142,7 +158,8 @@ class Report:
 
         Keys: ``setting``, ``budget``, ``accuracy``, ``ci95``, ``sample_accuracy``, ``pass@1``,
         ``pass@2``... and ``maj@1``, ``maj@2``... (k = 1, 2, 4, ... and the samples drawn),
-        ``thinking_tokens`` (mean per sample), ``samples`` (per problem), ``problems``.
+        ``thinking_tokens`` (mean per sample), ``samples`` (per problem), ``problems``, and
+        ``unparsed`` (samples without an extracted answer) when the answers were recorded.
         """
         rows = []
         for s in self.settings:
@@ -161,6 +178,8 @@ class Report:
                 "samples": s.samples,
                 "problems": len(s.problems),
             }
+            if s.unparsed is not None:
+                row["unparsed"] = round(s.unparsed, 2)
             rows.append(row)
         return rows
 
@@ -194,7 +213,40 @@ class Report:
                 )
         return Dataset.from_list(records)
 
+    @property
+    def evaluation(self) -> dict[str, Any]:
+        """How the run was graded: prompt, extraction rule, grader, generation budget.
+
+        The manifest's ``"evaluation"`` entry (:func:`evaluation_settings`); empty for a report
+        built by hand without one.
+
+        Example:
+            >>> Report("b", [], {"evaluation": {"grader": "math-verify"}}).evaluation["grader"]
+            'math-verify'
+        """
+        settings = self.manifest.get("evaluation")
+        return dict(settings) if isinstance(settings, Mapping) else {}
+
     # -- display -----------------------------------------------------------------------------
+
+    def _evaluation_lines(self) -> list[tuple[str, str]]:
+        """(label, text) pairs saying how the run was graded, for the text and HTML views."""
+        settings = self.evaluation
+        lines = []
+        if settings.get("prompt_template") is not None:
+            template = json.dumps(settings["prompt_template"])
+            lines.append(("prompt", f"{settings.get('prompt', '')} {template}".strip()))
+            if settings.get("chat_template"):
+                lines[-1] = ("prompt", f"{lines[-1][1]}, {settings['chat_template']}")
+        for key in ("extraction", "grader"):
+            if settings.get(key):
+                lines.append((key, str(settings[key])))
+        if "max_new_tokens" in settings:
+            budget = settings["max_new_tokens"]
+            lines.append(
+                ("max_new_tokens", "sized by the scaler" if budget is None else str(budget))
+            )
+        return lines
 
     def _pool_columns(self) -> list[str]:
         """The pass@k / maj@k columns worth a glance: pass@1, then pass@n and maj@n if n > 1."""
@@ -204,13 +256,22 @@ class Report:
 
     def __repr__(self) -> str:
         columns = self._pool_columns()
+        table = self.table()
+        unparsed = bool(table) and all("unparsed" in row for row in table)
         header = f"{'setting':<16}{'accuracy':>9}  {'95% CI':<15}" + "".join(
             f"{c:>9}" for c in columns
         )
-        lines = [f"Report: {self.benchmark}", header + f"{'thinking':>10}{'n':>6}"]
-        for row in self.table():
+        header += f"{'unparsed':>9}" if unparsed else ""
+        lines = [f"Report: {self.benchmark}"]
+        for label, text in self._evaluation_lines():
+            lines.append(
+                textwrap.fill(text, 100, initial_indent=f"{label}: ", subsequent_indent="    ")
+            )
+        lines.append(header + f"{'thinking':>10}{'n':>6}")
+        for row in table:
             lo, hi = row["ci95"]
             pool = "".join(f"{row.get(c, math.nan):>8.1f}%" for c in columns)
+            pool += f"{row['unparsed']:>8.1f}%" if unparsed else ""
             lines.append(
                 f"{row['setting']:<16}{row['accuracy']:>8.1f}%  [{lo:5.1f}, {hi:5.1f}]  {pool}"
                 f"{row['thinking_tokens']:>10.1f}{row['problems']:>6}"
@@ -226,6 +287,8 @@ class Report:
         import html
 
         columns = self._pool_columns()
+        if self.table() and all("unparsed" in row for row in self.table()):
+            columns = [*columns, "unparsed"]
         cells = "".join(
             "<tr>"
             f"<td>{html.escape(r['setting'])}</td><td>{r['accuracy']:.1f}%</td>"
@@ -236,8 +299,12 @@ class Report:
         )
         heads = "".join(f"<th>{c}</th>" for c in columns)
         m = self.metrics
+        settings = "".join(
+            f"<br><i>{html.escape(label)}</i>: {html.escape(text)}"
+            for label, text in self._evaluation_lines()
+        )
         return (
-            f"<p><b>{html.escape(self.benchmark)}</b></p><table><thead><tr><th>setting</th>"
+            f"<p><b>{html.escape(self.benchmark)}</b>{settings}</p><table><thead><tr><th>setting</th>"
             f"<th>accuracy</th><th>95% CI</th>{heads}<th>thinking tokens</th><th>n</th>"
             f"</tr></thead><tbody>{cells}</tbody></table><p>Control {100 * m.control:.0f}% · "
             f"Scaling {_fmt(m.scaling)} · Performance {_fmt(m.performance)}%</p>"
@@ -296,3 +363,63 @@ class Report:
 
 def _fmt(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{value:.3g}"
+
+
+def evaluation_settings(
+    benchmark: Any,
+    answer_kind: str,
+    grader: Any,
+    *,
+    think_end: str | None = None,
+    system_prompt: str | None = None,
+) -> dict[str, Any]:
+    """Say how a run is graded: the prompt, the extraction rule, the grader, the token budget.
+
+    ``tr.evaluate`` stores the result as the manifest's ``"evaluation"`` entry.
+
+    Args:
+        benchmark: The benchmark object (None for a plain list of problems); its ``describe()``
+            (or ``prompt`` / ``prompt_template`` / ``max_new_tokens`` attributes) name the prompt
+            and the budget. Without them, the question is sent as it is (``"{question}"``) and
+            the scaler sizes the budget (None).
+        answer_kind: The answer kind the answers were extracted with.
+        grader: The grader used (its ``describe()`` names it).
+        think_end: The student format's end-of-thinking delimiter.
+        system_prompt: The student format's system prompt (None: the chat template's default).
+
+    Returns:
+        ``prompt``, ``prompt_template``, ``chat_template``, ``answer_kind``, ``extraction``,
+        ``grader`` and ``max_new_tokens``.
+
+    Example:
+        >>> from tinyreason.evaluation.benchmarks import AIME24
+        >>> from tinyreason.evaluation.grading import MathGrader
+        >>> s = evaluation_settings(AIME24(), "s1-integer", MathGrader(),
+        ...                         think_end="<|im_start|>answer")
+        >>> s["prompt_template"], s["max_new_tokens"], s["grader"][:23]
+        ('{question}', 32768, 'math-verify equivalence')
+        >>> s["extraction"][:12]
+        's1 (integer)'
+    """
+    from .answers import describe_extraction
+    from .grading import describe_grader
+
+    describe = getattr(benchmark, "describe", None)
+    described = describe() if callable(describe) else {}
+    described = described if isinstance(described, Mapping) else {}
+
+    def setting(key: str, default: Any) -> Any:
+        return described[key] if key in described else getattr(benchmark, key, default)
+
+    # A benchmark that says nothing sends each question as it is.
+    prompt, template = setting("prompt", "plain"), setting("prompt_template", "{question}")
+    system = "the template's default" if system_prompt is None else json.dumps(system_prompt)
+    return {
+        "prompt": prompt,
+        "prompt_template": template,
+        "chat_template": f"in the student's chat template, system prompt: {system}",
+        "answer_kind": answer_kind,
+        "extraction": describe_extraction(answer_kind, think_end),
+        "grader": describe_grader(grader),
+        "max_new_tokens": setting("max_new_tokens", None),
+    }
