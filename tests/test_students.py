@@ -19,6 +19,23 @@ def tokenizer() -> Any:
     return tr.testing.tiny_tokenizer()
 
 
+def s1_training_text(tokenizer: Any, question: str, trajectory: list[str], attempt: str) -> str:
+    """s1's rule (data/tokenization.py), restated: "Answer: " unless the attempt holds "Answer:",
+    the trajectories joined by newlines and stripped, the answer stripped, the whole conversation
+    rendered by the chat template."""
+    answer = attempt if "Answer:" in attempt else "Answer: " + attempt
+    content = (
+        "<|im_start|>think\n"
+        + "\n".join(trajectory).strip()
+        + "\n<|im_start|>answer\n"
+        + answer.strip()
+    )
+    return tokenizer.apply_chat_template(
+        [{"role": "user", "content": question}, {"role": "assistant", "content": content}],
+        tokenize=False,
+    )
+
+
 def test_qwen_s1_renders_s1s_format(tokenizer: Any) -> None:
     fmt = tr.student("qwen-s1")
     assert isinstance(fmt, tr.StudentFormat)
@@ -26,16 +43,51 @@ def test_qwen_s1_renders_s1s_format(tokenizer: Any) -> None:
     assert prompt == (
         "<|im_start|>user\nWhat is 6 * 7?<|im_end|>\n<|im_start|>assistant\n<|im_start|>think"
     )
+    # s1 trains on "Answer: " + the attempt, and on the template's whole turn ("<|im_end|>\n").
     assert fmt.completion("6 * 7 = 42", "42", tokenizer) == (
-        "<|im_start|>think\n6 * 7 = 42\n<|im_start|>answer\n42<|im_end|>"
+        "<|im_start|>think\n6 * 7 = 42\n<|im_start|>answer\nAnswer: 42<|im_end|>\n"
     )
     example = fmt.training_example(tokenizer, QUESTION, " 6 * 7 = 42 \n", "\n42")
     # The prompt stops before the thinking: the loss falls on thinking + answer only.
     assert example["prompt"] + example["completion"] == (
-        prompt + "\n6 * 7 = 42\n<|im_start|>answer\n42<|im_end|>"
+        prompt + "\n6 * 7 = 42\n<|im_start|>answer\nAnswer: \n42<|im_end|>\n"
     )
-    assert fmt.forced_end("Final Answer:") == "\n<|im_start|>answer\nFinal Answer:"
-    assert fmt.natural_end() == "<|im_start|>answer\n"
+    # s1's ends: at the budget the delimiter, a newline and the lead-in; a natural end, the
+    # delimiter alone (the backend puts the newline before the budget end when it is needed).
+    assert fmt.forced_end("Final Answer:") == "<|im_start|>answer\nFinal Answer:"
+    assert fmt.natural_end() == "<|im_start|>answer"
+
+
+@pytest.mark.parametrize(
+    ("trajectory", "attempt"),
+    [
+        (["Let me compute 6 * 7.\nIt is 42.\n"], "The product is $\\boxed{42}$."),  # no Answer:
+        (["6 * 7 = 42"], "Answer: 42"),  # holds Answer: already
+        (["6 * 7 = 42"], "So the final Answer: 42, done.  "),  # Answer: inside, spaces after
+        (["  Step 1.", "Step 2.  "], "  42"),  # several trajectories, padding
+    ],
+)
+def test_qwen_s1_training_text_is_s1s_string(
+    tokenizer: Any, trajectory: list[str], attempt: str
+) -> None:
+    fmt = tr.student("qwen-s1")
+    example = fmt.training_example(tokenizer, QUESTION, "\n".join(trajectory), attempt)
+    assert example["prompt"] + example["completion"] == s1_training_text(
+        tokenizer, QUESTION, trajectory, attempt
+    )
+
+
+def test_qwen_s1_training_text_literal(tokenizer: Any) -> None:
+    fmt = tr.student("qwen-s1")
+    with_prefix = fmt.training_example(tokenizer, "Q?", "T", "42")
+    without = fmt.training_example(tokenizer, "Q?", "T", "Answer: 42")
+    head = "<|im_start|>user\nQ?<|im_end|>\n<|im_start|>assistant\n<|im_start|>think\nT\n"
+    assert with_prefix["prompt"] + with_prefix["completion"] == (
+        head + "<|im_start|>answer\nAnswer: 42<|im_end|>\n"
+    )
+    assert without["prompt"] + without["completion"] == (
+        head + "<|im_start|>answer\nAnswer: 42<|im_end|>\n"
+    )
 
 
 def test_think_tags_renders_r1s_format(tokenizer: Any) -> None:
@@ -43,8 +95,24 @@ def test_think_tags_renders_r1s_format(tokenizer: Any) -> None:
     prompt = fmt.prompt(tokenizer, QUESTION)
     assert prompt.endswith("<|im_start|>assistant\n<think>")
     example = fmt.training_example(tokenizer, QUESTION, "6 * 7 = 42", "42")
-    assert example["completion"] == "<think>\n6 * 7 = 42\n</think>\n\n42<|im_end|>"  # EOS ends it
+    # No answer prefix; the turn is what the chat template writes after the header.
+    assert example["completion"] == "<think>\n6 * 7 = 42\n</think>\n\n42<|im_end|>\n"
     assert example["prompt"] + "<think>" == prompt
+
+
+def test_a_template_that_rewrites_the_turn_is_not_used(tokenizer: Any) -> None:
+    """R1-style templates drop the thinking from assistant turns: then the turn is built here."""
+    import copy
+
+    dropping = copy.copy(tokenizer)
+    dropping.chat_template = (
+        "{% for m in messages %}<|im_start|>{{ m.role }}\n"
+        "{% if m.role == 'assistant' %}{{ m.content.split('</think>')[-1] }}"
+        "{% else %}{{ m.content }}{% endif %}<|im_end|>\n{% endfor %}"
+        "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+    )
+    example = tr.student("think-tags").training_example(dropping, QUESTION, "6 * 7 = 42", "42")
+    assert example["completion"] == "<think>\n6 * 7 = 42\n</think>\n\n42<|im_end|>"
 
 
 def test_system_prompt_option(tokenizer: Any) -> None:

@@ -88,9 +88,10 @@ class Backend(Protocol):
     """Generates text from a student model, applying thinking control natively.
 
     A backend knows its student format (``backend.format``) and renders prompts with the model's
-    chat template. Engines differ in *how* they enforce a
-    :class:`~tinyreason.scaling.ThinkingControl` (a logits processor, a stop-and-continue loop), but
-    the semantics are the same everywhere.
+    chat template. Every built-in backend enforces a :class:`~tinyreason.scaling.ThinkingControl`
+    with s1's own loop (:class:`~tinyreason.scaling.continuation.Continuation` over an engine), so
+    the semantics, and on greedy runs the token ids, are the same everywhere. ``max_new_tokens`` is
+    the generation budget (s1's ``max_gen_toks``); None sizes it from the model's context window.
 
     Example:
         >>> import tinyreason as tr
@@ -111,7 +112,7 @@ class Backend(Protocol):
         *,
         n: int = 1,
         temperature: float = 0.0,
-        max_new_tokens: int = 1024,
+        max_new_tokens: int | None = None,
         control: ThinkingControl | None = None,
         seed: int | None = None,
     ) -> list[list[Generation]]:

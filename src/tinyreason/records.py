@@ -136,6 +136,9 @@ class Trace:
         usage: Tokens used.
         cost_usd: What the call cost, or None when the price is unknown (never a made-up zero).
         error: Why the call failed, when it did.
+        trace_source: Where an imported trace was read from: ``"deepseek"`` or ``"gemini"``
+            (s1K-1.1's two traces), ``"thinking_trajectories"`` (rows in s1K's layout); None for
+            a trace a teacher wrote here (see :mod:`tinyreason.trace_columns`).
 
     Example:
         >>> t = Trace("p1", "arithmetic", "exact", thinking="6*7=42", answer_text="42")
@@ -153,6 +156,7 @@ class Trace:
     usage: Usage = field(default_factory=Usage)
     cost_usd: float | None = None
     error: str | None = None
+    trace_source: str | None = None
 
     def __post_init__(self) -> None:
         _require_text("Trace", "problem_id", self.problem_id)
@@ -178,6 +182,8 @@ class Trace:
             )
         if self.error is not None and not isinstance(self.error, str):
             raise DataError(f"Trace.error must be a string or None, got {self.error!r}")
+        if self.trace_source is not None:
+            _require_text("Trace", "trace_source", self.trace_source)
 
     @property
     def ok(self) -> bool:
@@ -197,7 +203,9 @@ class Generation:
         answer_tokens: Tokens generated after the end-of-thinking delimiter.
         finish_reason: ``"stop"`` (end of turn) or ``"length"`` (ran out of tokens).
         waits: How many times the wait text was injected.
-        forced_end: True when thinking was cut at the budget.
+        forced_end: True when thinking ran out of budget and its end was forced.
+        token_ids: Every generated id after the prompt (thinking, the appended end, the answer
+            and the token that ended it), when the backend knows them exactly; None otherwise.
 
     Example:
         >>> g = Generation(text="6*7=42\\n</think>\\n42", thinking="6*7=42", answer_text="42",
@@ -214,12 +222,18 @@ class Generation:
     finish_reason: str = "stop"
     waits: int = 0
     forced_end: bool = False
+    token_ids: tuple[int, ...] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("text", "thinking", "answer_text"):
             _require_text("Generation", name, getattr(self, name), empty_ok=True)
         for name in ("thinking_tokens", "answer_tokens", "waits"):
             _require_count("Generation", name, getattr(self, name))
+        if self.token_ids is not None:
+            ids = tuple(self.token_ids)
+            if not all(type(t) is int and t >= 0 for t in ids):
+                raise DataError("Generation.token_ids must be whole numbers >= 0")
+            object.__setattr__(self, "token_ids", ids)
 
 
 @dataclass(frozen=True)

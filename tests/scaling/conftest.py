@@ -122,6 +122,9 @@ def chain_table(
     for i in range(k - 1):
         table[THINK_DIGITS[i]] = {THINK_DIGITS[i + 1]: 30.0}
     table[THINK_DIGITS[k - 1]] = {end: 30.0}
+    # After a natural end (s1 appends the delimiter alone) the model writes the newline itself.
+    table["</think>"] = {"Ċ": 30.0}
+    table["answer"] = {"Ċ": 30.0}
     table["Ċ"] = {"4": 30.0}
     table[":"] = {"4": 30.0}
     table.update(answer or {"4": {"2": 30.0}, "2": {"<|im_end|>": 30.0}})
@@ -139,6 +142,7 @@ def random_table(end_logit: float = 20.0, eot_logit: float = 19.0) -> dict[str, 
             "</think>": end_logit,
             "<|im_end|>": eot_logit,
         }
+    table["</think>"] = {"Ċ": 30.0}
     table["Ċ"] = {"4": 30.0}
     table[":"] = {"4": 30.0}
     table["4"] = {"2": 20.0, "<|im_end|>": 20.0}

@@ -86,14 +86,21 @@ def test_budget_forcing_validates_through_thinking_control() -> None:
 def test_budget_forcing_exposes_its_control_and_budget() -> None:
     bf = BudgetForcing(max_thinking=100, waits=2, max_answer_tokens=20)
     assert bf.control == tr.ThinkingControl(max_thinking=100, waits=2, max_answer_tokens=20)
-    assert bf.max_new_tokens == 100 + 64 + 20
+    assert bf.max_new_tokens is None  # the benchmark's, else the model's context window
+    assert bf.with_generation_budget(32768).max_new_tokens == 32768
     capped = dataclasses.replace(bf, max_thinking=50)
     assert capped.control.max_thinking == 50 and capped == BudgetForcing(
         50, waits=2, max_answer_tokens=20
     )
     assert BudgetForcing(min_thinking=30).with_budget(10).control.min_thinking == 10
     assert BudgetForcing(max_thinking=10).with_budget(None).control.max_thinking is None
-    assert BudgetForcing().max_new_tokens == 4096 + 64 + 512
+    # s1's defaults: "auto" thinking, the answer may use the whole generation budget.
+    default = BudgetForcing().control
+    assert (default.max_thinking, default.max_answer_tokens, default.round_budget) == (
+        "auto",
+        None,
+        "whole",
+    )
     assert isinstance(bf, tr.TestTimeScaler) and hash(bf) == hash(dataclasses.replace(bf))
 
 
@@ -205,7 +212,7 @@ def test_a_backend_returning_too_few_samples_is_an_error() -> None:
 # -- on a real (scripted) model ------------------------------------------------------------
 
 
-def test_budget_forcing_solves_in_one_generate_call(
+def test_budget_forcing_solves_every_problem_in_each_round(
     monkeypatch: pytest.MonkeyPatch, scripted: Any, tokenizer: Any
 ) -> None:
     model = scripted(cycle_table())
@@ -213,10 +220,10 @@ def test_budget_forcing_solves_in_one_generate_call(
     original = model.generate
     monkeypatch.setattr(model, "generate", lambda **kw: calls.append(1) or original(**kw))
     backend = TransformersBackend(model, tokenizer=tokenizer, format="qwen-s1", progress=False)
-    solutions = BudgetForcing(max_thinking=6, answer_kind="integer").solve(
+    solutions = BudgetForcing(max_thinking=6, max_new_tokens=20, answer_kind="integer").solve(
         backend, problems("What is 6*7?", "And 7*6?", "Once more?")
     )
-    assert len(calls) == 1
+    assert len(calls) == 2  # one call thinks for all three problems, one answers for all
     for s in solutions:
         [g] = s.generations
         assert s.answer == "42" and (g.thinking_tokens, g.forced_end) == (6, True)

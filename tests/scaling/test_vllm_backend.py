@@ -99,6 +99,8 @@ class FakeLLM:
         self.model, self.tokenizer = self.models[model]
         self.options = {"model": model, **options}
         self.calls: list[int] = []
+        # vLLM's engine knows its context length; the backend clips requests to it.
+        self.llm_engine = NS(model_config=NS(max_model_len=options.get("max_model_len")))
 
     def get_tokenizer(self) -> Any:
         return self.tokenizer
@@ -152,8 +154,8 @@ def fake_vllm(monkeypatch: pytest.MonkeyPatch) -> type[FakeLLM]:
 @pytest.mark.parametrize(
     ("table", "fmt", "control"),
     [
-        (lambda: chain_table(5), "think-tags", C(waits=2, max_answer_tokens=1)),
-        (lambda: chain_table(5, "<|im_start|>"), "qwen-s1", C(min_thinking=8)),
+        (lambda: chain_table(5), "think-tags", C(max_thinking=20, waits=2, max_answer_tokens=1)),
+        (lambda: chain_table(5, "<|im_start|>"), "qwen-s1", C(max_thinking=20, min_thinking=8)),
         (cycle_table, "qwen-s1", C(max_thinking=7)),
         (lambda: chain_table(5, "<|im_end|>"), "think-tags", None),
     ],
@@ -164,6 +166,7 @@ def test_same_generations_as_the_transformers_backend(
     model = scripted(table())
     fake_vllm.models["scripted"] = (model, tokenizer)
     backend = VLLMBackend("scripted", format=fmt, dtype="float32", max_model_len=512)
+    assert backend._runner.context_window == 512
     ref = TransformersBackend(model, tokenizer=tokenizer, format=fmt, progress=False)
     prompts = [ref.prompt("What is 6*7?"), ref.prompt("q")]
     expected = ref.generate(prompts, control=control, max_new_tokens=40)
@@ -194,7 +197,14 @@ def test_built_from_the_registry_or_a_ready_engine(
         "vllm": "0.0-fake",
     }
     ready = VLLMBackend(FakeLLM("m"), format="think-tags")
-    out = ready.generate([ready.prompt("q")] * 3, n=2, temperature=1.0, seed=0, control=C(waits=1))
+    out = ready.generate(
+        [ready.prompt("q")] * 3,
+        n=2,
+        temperature=1.0,
+        seed=0,
+        control=C(max_thinking=20, waits=1),
+        max_new_tokens=30,
+    )
     assert [len(s) for s in out] == [2, 2, 2] and ready.llm.calls == [6, 6, 6]
     assert all(g.waits == 1 and g.answer_text == "42" for s in out for g in s)
     with pytest.raises(tr.ConfigError, match="only apply"):
@@ -232,7 +242,12 @@ def test_real_vllm_matches_the_transformers_backend(tmp_path: Path, tokenizer: A
     )
     ref = TransformersBackend(str(folder), format="think-tags", device="cuda", progress=False)
     prompts = [ref.prompt("What is 6*7?"), ref.prompt("q")]
-    for control in (C(waits=2), C(max_thinking=7), C(min_thinking=13, max_answer_tokens=1)):
+    controls = (
+        C(max_thinking=30, waits=2),
+        C(max_thinking=7),
+        C(max_thinking=30, min_thinking=13, max_answer_tokens=1),
+    )
+    for control in controls:
         expected = ref.generate(prompts, control=control, max_new_tokens=64)
         assert backend.generate(prompts, control=control, max_new_tokens=64) == expected
     samples = backend.generate(prompts, n=4, temperature=1.0, seed=0, control=C(max_thinking=9))

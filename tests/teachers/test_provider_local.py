@@ -96,7 +96,8 @@ def test_settings_map_to_generate_options_and_the_system_prompt_to_the_template(
     [options] = backend.options
     assert options["temperature"] == 0.7 and options["top_p"] == 0.9
     assert options["max_new_tokens"] == 64 and options["seed"] == 3
-    assert options["control"] == tr.ThinkingControl(max_thinking=16)
+    # max_output_tokens bounds the whole reply: the answer gets what the thinking leaves.
+    assert options["control"] == tr.ThinkingControl(max_thinking=16, max_answer_tokens=48)
     assert backend.prompts[0].startswith("[system] Think in steps.\n[user] What is 6*7?")
     assert backend.prompts[0].endswith("<think>")
 

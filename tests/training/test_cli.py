@@ -40,7 +40,7 @@ def test_preflight_only_and_bad_options(tiny_base, traces_file, capsys):
     assert main([*base, "--set", "lora_r=8"]) == 2
     assert "no option 'lora_r'" in capsys.readouterr().err
     assert main([*base, "--preset", "s2"]) == 2
-    assert "known presets: s1, s1-lora" in capsys.readouterr().err
+    assert "known presets: s1, s1-lora, s1.1" in capsys.readouterr().err
     assert main([*base, "--set", "block_size=4", "--preflight"]) == 2
     assert "shorter than every row" in capsys.readouterr().err
 

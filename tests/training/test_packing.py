@@ -60,7 +60,7 @@ def test_packed_batches_keep_rows_apart_and_mask_prompts(tiny_base, make_traces,
     for a, b in segments:
         trained = labels[0, a:b][labels[0, a:b] != -100]
         text = tokenizer.decode(trained)
-        assert text.startswith("<think>") and text.endswith("<|im_end|>")
+        assert text.startswith("<think>") and text.endswith("<|im_end|>\n")  # the whole turn
         assert "What is" not in text  # the prompt has no loss
 
 

@@ -21,8 +21,9 @@ def test_examples_render_through_the_student_format(tiny_base):
     trainer = tr.trainer("full", base=str(tiny_base), format="qwen-s1")
     rows = trainer.examples(_traces(2), tokenizer)
     assert rows[0]["prompt"].endswith("<|im_start|>assistant\n")
+    # s1's text: the whole turn as the chat template renders it, "<|im_end|>\n" included.
     assert rows[0]["completion"] == (
-        "<|im_start|>think\n0 + 0 = 0\n<|im_start|>answer\nAnswer: 0<|im_end|>"
+        "<|im_start|>think\n0 + 0 = 0\n<|im_start|>answer\nAnswer: 0<|im_end|>\n"
     )
 
 

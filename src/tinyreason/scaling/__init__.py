@@ -22,7 +22,6 @@ from .voting import BestOfN, MajorityVote
 
 if TYPE_CHECKING:
     from .openai_backend import OpenAIServerBackend
-    from .processor import ThinkingProcessor
     from .transformers_backend import TransformersBackend
     from .vllm_backend import VLLMBackend
 
@@ -32,7 +31,6 @@ __all__ = [
     "MajorityVote",
     "OpenAIServerBackend",
     "ThinkingControl",
-    "ThinkingProcessor",
     "TransformersBackend",
     "VLLMBackend",
 ]
@@ -40,7 +38,6 @@ __all__ = [
 # name -> submodule that imports torch; loaded on first access.
 _LAZY = {
     "TransformersBackend": "transformers_backend",
-    "ThinkingProcessor": "processor",
     # Budget forcing by stop-and-continue; these import neither torch nor their engine.
     "OpenAIServerBackend": "openai_backend",
     "VLLMBackend": "vllm_backend",

@@ -1,7 +1,7 @@
 """Budget forcing (s1): control how long the student thinks, then read its answer.
 
-The rules are :class:`~tinyreason.scaling.control.ThinkingControl`'s; the backend enforces them
-(:class:`~tinyreason.scaling.TransformersBackend` inside one ``generate`` call). This module only
+The rules are :class:`~tinyreason.scaling.control.ThinkingControl`'s (s1's own loop); the backend
+enforces them. This module only
 configures a control, asks the backend for one generation per problem in a single call, and
 extracts each answer.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import ConfigError, DataError
 from ..records import Generation, Problem, Solution
@@ -20,48 +20,70 @@ from .control import ThinkingControl
 if TYPE_CHECKING:
     from ..interfaces import Backend
 
-__all__ = ["DELIMITER_ALLOWANCE", "BudgetForcing"]
+__all__ = ["CONTROL_FIELDS", "BudgetForcing"]
 
-#: Tokens allowed beyond the thinking and answer budgets for forced delimiters, the lead-in and
-#: the end of turn, when a scaler sizes ``max_new_tokens`` (s1's longest forced text is ~8 tokens).
-DELIMITER_ALLOWANCE = 64
+#: The fields a :class:`BudgetForcing` passes on to its :class:`ThinkingControl`.
+CONTROL_FIELDS = (
+    "max_thinking",
+    "waits",
+    "wait_text",
+    "min_thinking",
+    "wait_below",
+    "round_budget",
+    "final_answer_text",
+    "max_answer_tokens",
+    "ban_delimiters_in_answer",
+)
 
 
 @dataclass(frozen=True)
 class BudgetForcing:
-    r"""s1's budget forcing: cap thinking, or suppress its end and append "Wait" to extend it.
+    r"""s1's budget forcing: cap thinking, or ignore its end and append "Wait" to extend it.
+
+    The defaults are s1's code (see :class:`~tinyreason.scaling.ThinkingControl` for each rule).
 
     Args:
-        max_thinking: Thinking tokens at most, then ``"\n" + think_end`` and
-            ``final_answer_text`` are forced. None: no cap.
-        min_thinking: Thinking tokens at least: an earlier attempt to stop gets ``wait_text``.
-        waits: Attempts to stop that are ignored whatever the length (s1's ``thinking_n_ignore``).
-        wait_text: What replaces an ignored attempt to stop.
-        final_answer_text: The lead-in forced after a cut (None or ``""``: none).
-        max_answer_tokens: Tokens the answer may take after thinking.
+        max_thinking: Thinking tokens at most: an int, ``"auto"`` (s1's: the generation budget
+            less the longest prompt, the delimiters and 100) or None (the generation budget).
+        waits: Stops that are ignored and answered with ``wait_text`` (s1's ``thinking_n_ignore``).
+        wait_text: What follows an ignored stop (s1: ``"Wait"``).
+        min_thinking: s1's ``min_tokens_thinking``: the end of thinking is suppressed for that many
+            tokens (nothing inserted); not with waits.
+        wait_below: tinyreason's minimum: a stop below this many thinking tokens is answered with
+            ``wait_text`` (0: off).
+        round_budget: ``"whole"`` (s1's fork: each round may use the whole budget, the thinking is
+            cut to it) or ``"remaining"`` (s1's README loop: each round gets what is left).
+        final_answer_text: The lead-in after a forced end (None or ``""``: none).
+        max_answer_tokens: Tokens the answer may take; None: the generation budget (s1).
+        ban_delimiters_in_answer: Ban both delimiters' first tokens while answering (s1 does not).
+        max_new_tokens: The generation budget (s1's ``max_gen_toks``: 32768 on its benchmarks).
+            None: ``tr.evaluate`` uses the benchmark's, else the backend sizes it from the model's
+            context window less the longest prompt.
         temperature: 0 for greedy (s1's setting); above 0 samples.
-        answer_kind: How answers are extracted: ``"auto"``, ``"math"``, ``"integer"``,
-            ``"multiple_choice"`` (see :func:`tinyreason.evaluation.extract_answer`).
+        answer_kind: How answers are extracted (see :func:`tinyreason.evaluation.extract_answer`).
 
     Raises:
-        ConfigError: an invalid budget (negative, ``min_thinking > max_thinking``...), temperature
-            or answer kind.
+        ConfigError: an invalid budget, temperature or answer kind.
 
     Example:
         >>> bf = BudgetForcing(max_thinking=8000, waits=2)
-        >>> bf.control.max_thinking, bf.control.waits
-        (8000, 2)
-        >>> bf.max_new_tokens
-        8576
+        >>> bf.control.max_thinking, bf.control.waits, bf.control.min_tokens
+        (8000, 2, 1)
+        >>> BudgetForcing().control.max_thinking
+        'auto'
         >>> solutions = bf.solve(backend, problems, seed=0)  # doctest: +SKIP
     """
 
-    max_thinking: int | None = None
-    min_thinking: int = 0
+    max_thinking: int | Literal["auto"] | None = "auto"
     waits: int = 0
     wait_text: str = "Wait"
+    min_thinking: int = 0
+    wait_below: int = 0
+    round_budget: Literal["whole", "remaining"] = "whole"
     final_answer_text: str | None = "Final Answer:"
-    max_answer_tokens: int = 512
+    max_answer_tokens: int | None = None
+    ban_delimiters_in_answer: bool = False
+    max_new_tokens: int | None = None
     temperature: float = 0.0
     answer_kind: str = "auto"
     _control: ThinkingControl = field(init=False, repr=False, compare=False)
@@ -70,16 +92,19 @@ class BudgetForcing:
         problems = []
         try:
             control = ThinkingControl(
-                max_thinking=self.max_thinking,
-                min_thinking=self.min_thinking,
-                waits=self.waits,
-                wait_text=self.wait_text,
-                final_answer_text=self.final_answer_text,
-                max_answer_tokens=self.max_answer_tokens,
+                **{name: getattr(self, name) for name in CONTROL_FIELDS},
             )
         except ConfigError as err:
             problems.extend(err.problems)
         problems += check_sampling(self.temperature, self.answer_kind)
+        if self.max_new_tokens is not None and (
+            isinstance(self.max_new_tokens, bool)
+            or not isinstance(self.max_new_tokens, int)
+            or self.max_new_tokens < 1
+        ):
+            problems.append(
+                f"max_new_tokens must be None or a whole number >= 1, got {self.max_new_tokens!r}"
+            )
         if problems:
             raise ConfigError(problems)
         object.__setattr__(self, "_control", control)
@@ -89,22 +114,33 @@ class BudgetForcing:
         """The :class:`ThinkingControl` every backend enforces."""
         return self._control
 
-    @property
-    def max_new_tokens(self) -> int:
-        """Tokens per generation: the thinking and answer budgets plus the forced text."""
-        return self._control.max_new_tokens(delimiter_tokens=DELIMITER_ALLOWANCE)
-
-    def with_budget(self, max_thinking: int | None) -> BudgetForcing:
-        """Return a copy with another thinking cap (``min_thinking`` is lowered to fit under it).
+    def with_budget(self, max_thinking: int | str | None) -> BudgetForcing:
+        """Return a copy with another thinking cap (minimums are lowered to fit under it).
 
         Example:
-            >>> BudgetForcing(min_thinking=100).with_budget(50).min_thinking
+            >>> BudgetForcing(wait_below=100).with_budget(50).wait_below
             50
         """
         import dataclasses
 
-        low = self.min_thinking if max_thinking is None else min(self.min_thinking, max_thinking)
-        return dataclasses.replace(self, max_thinking=max_thinking, min_thinking=low)
+        changes: dict[str, Any] = {"max_thinking": max_thinking}
+        if isinstance(max_thinking, int) and not isinstance(max_thinking, bool):
+            changes["min_thinking"] = min(self.min_thinking, max_thinking)
+            changes["wait_below"] = min(self.wait_below, max_thinking)
+        return dataclasses.replace(self, **changes)
+
+    def with_generation_budget(self, max_new_tokens: int | None) -> BudgetForcing:
+        """A copy with ``max_new_tokens`` set where it was None (a benchmark's budget).
+
+        Example:
+            >>> BudgetForcing().with_generation_budget(32768).max_new_tokens
+            32768
+        """
+        import dataclasses
+
+        if self.max_new_tokens is not None or max_new_tokens is None:
+            return self
+        return dataclasses.replace(self, max_new_tokens=max_new_tokens)
 
     def solve(
         self, backend: Backend, problems: Sequence[Problem], *, seed: int | None = None

@@ -8,6 +8,7 @@ logits processor and the continuation rounds force the very same token ids.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,7 +24,9 @@ __all__ = [
     "check_generate_args",
     "delimiters",
     "find_ids",
+    "generation_budget",
     "load_tokenizer",
+    "model_context_window",
     "resolve_format",
     "temperature_problems",
 ]
@@ -33,7 +36,7 @@ def check_generate_args(
     prompts: Sequence[str],
     n: int,
     temperature: float,
-    max_new_tokens: int,
+    max_new_tokens: int | None,
     control: ThinkingControl | None,
     seed: int | None,
     top_p: float,
@@ -63,12 +66,14 @@ def check_generate_args(
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         problems.append(f"n must be a whole number >= 1, got {n!r}")
     problems += temperature_problems(temperature)
-    if (
+    if max_new_tokens is not None and (
         isinstance(max_new_tokens, bool)
         or not isinstance(max_new_tokens, int)
         or max_new_tokens < 1
     ):
-        problems.append(f"max_new_tokens must be a whole number >= 1, got {max_new_tokens!r}")
+        problems.append(
+            f"max_new_tokens must be None or a whole number >= 1, got {max_new_tokens!r}"
+        )
     if control is not None and not isinstance(control, ThinkingControl):
         problems.append(f"control must be a ThinkingControl or None, got {type(control).__name__}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
@@ -94,6 +99,62 @@ def temperature_problems(temperature: Any) -> list[str]:
     ):
         return [f"temperature must be a finite number >= 0 (0: greedy), got {temperature!r}"]
     return []
+
+
+def generation_budget(
+    max_new_tokens: int | None, context_window: int | None, longest_prompt: int
+) -> int:
+    """The generation budget (s1's ``max_gen_toks``): the one given, else the context window.
+
+    This is the one place budgets are sized: thinking rounds, ``max_thinking="auto"`` and the
+    answer are all derived from it. Without one, the budget is the model's whole context window,
+    as s1 ran (``max_gen_toks`` 32,768 = Qwen2.5-32B's ``max_model_len``); every request is then
+    clipped to what the window leaves after its prompt.
+
+    Args:
+        max_new_tokens: The budget asked for; None uses the context window.
+        context_window: The model's context length in tokens, when known.
+        longest_prompt: The longest prompt of the call, in tokens.
+
+    Raises:
+        ConfigError: no budget was given and the context window is unknown, or the longest
+            prompt fills the window.
+
+    Example:
+        >>> generation_budget(None, 4096, 96), generation_budget(512, 4096, 96)
+        (4096, 512)
+    """
+    if context_window is not None and longest_prompt >= context_window:
+        raise ConfigError(
+            f"the longest prompt ({longest_prompt} tokens) fills the model's context window "
+            f"({context_window}); shorten the prompts or use a model with a longer context."
+        )
+    if max_new_tokens is not None:
+        return max_new_tokens
+    if context_window is None:
+        raise ConfigError(
+            "max_new_tokens is None but the model's context window is unknown; pass "
+            "max_new_tokens=... (s1 used 32768 on its benchmarks)."
+        )
+    return context_window
+
+
+def model_context_window(config: Any, tokenizer: Any = None) -> int | None:
+    """A model's context length from its config (``max_position_embeddings``) or tokenizer.
+
+    Example:
+        >>> from types import SimpleNamespace as NS
+        >>> model_context_window(NS(max_position_embeddings=32768))
+        32768
+        >>> model_context_window(NS(), NS(model_max_length=int(1e30))) is None
+        True
+    """
+    for source, name in ((config, "max_position_embeddings"), (tokenizer, "model_max_length")):
+        value = getattr(source, name, None) if source is not None else None
+        # Tokenizers without a limit report a huge sentinel (int(1e30)): that is no window.
+        if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 10**8:
+            return value
+    return None
 
 
 def resolve_format(
@@ -191,20 +252,19 @@ def find_ids(seq: Sequence[int], sub: tuple[int, ...]) -> int:
 
 @dataclass(frozen=True)
 class Delimiters:
-    r"""A format's delimiters and a control's forced texts as token ids, for one tokenizer.
-
-    :class:`~tinyreason.scaling.processor.ControlIds` (what the logits processor forces) is built
-    from these, so both kinds of backend force the same ids.
+    r"""A format's delimiters and a control's appended texts as token ids, for one tokenizer.
 
     Attributes:
         think_start: Ids of ``think_start``.
         think_end: Ids of ``think_end``; its first id *tries to end* thinking.
         end_of_turn: The end-of-turn id.
         stop: Every id that ends generation (end of turn first, then other EOS ids).
-        separator: Ids of the answer separator.
+        separator: Ids of the answer separator (to split free generations).
         wait: Ids of the wait text (empty when the control never waits).
-        natural_end: Ids appended when the model ends thinking itself.
-        forced_end: Ids appended at ``max_thinking`` (``"\n"`` + delimiter + lead-in).
+        natural_end: Ids appended when the last round stopped: ``think_end`` (s1).
+        forced_end: Ids appended when it ran out of budget: ``think_end + "\n" + lead-in``.
+        newline: Ids of ``"\n"``, put before ``forced_end`` unless the thinking ends with one.
+        auto_end: Ids of ``think_end + "\nFinal Answer:"``, which s1's ``"auto"`` budget leaves.
     """
 
     think_start: tuple[int, ...]
@@ -215,16 +275,31 @@ class Delimiters:
     wait: tuple[int, ...] = ()
     natural_end: tuple[int, ...] = ()
     forced_end: tuple[int, ...] = ()
+    newline: tuple[int, ...] = ()
+    auto_end: tuple[int, ...] = ()
 
     @property
     def try_end(self) -> tuple[int, ...]:
-        """Ids that try to end thinking: ``think_end``'s first id and every stop id."""
+        """Ids that end a thinking round: ``think_end``'s first id and every stop id."""
         return tuple(dict.fromkeys((self.think_end[0], *self.stop)))
 
     @property
+    def strip(self) -> tuple[int, ...]:
+        """Ids removed from the end of a round: ``think_end``'s first id and the end of turn.
+
+        s1 strips the ids of its ``until_thinking`` strings (``<|im_start|>`` and the end of
+        turn); another EOS id the model stops on stays, as in s1.
+        """
+        return (self.think_end[0], self.end_of_turn)
+
+    @property
     def banned_in_answer(self) -> tuple[int, ...]:
-        """Ids an answer may not pick: the first ids of both delimiters."""
+        """Ids an answer may not pick with ``ban_delimiters_in_answer``: both delimiters' first."""
         return tuple(dict.fromkeys((self.think_start[0], self.think_end[0])))
+
+
+#: The lead-in s1's ``max_tokens_thinking="auto"`` always leaves room for.
+_AUTO_LEAD_IN = "Final Answer:"
 
 
 def delimiters(
@@ -242,9 +317,8 @@ def delimiters(
         extra_stop: Other ids that end generation (the model's ``generation_config.eos_token_id``).
 
     Raises:
-        ConfigError: the delimiters do not fit the tokenizer (see :meth:`ThinkFormat.tokens`),
-            ``natural_end()`` does not start with ``think_end``'s first token, or the wait text
-            encodes to nothing.
+        ConfigError: the delimiters do not fit the tokenizer (see :meth:`ThinkFormat.tokens`), or
+            the wait text encodes to nothing.
 
     Example:
         >>> d = delimiters(ThinkingControl(waits=1), fmt, tokenizer)  # doctest: +SKIP
@@ -266,25 +340,14 @@ def delimiters(
     )
     if control is None:
         return base
-    natural = encode(format.natural_end())
-    if not natural or natural[0] != tokens.think_end[0]:
-        # The processor keeps the model's own pick of think_end[0] and forces the rest (and a
-        # continuation stops on it), so the delimiter must tokenise the same way at the start of
-        # natural_end().
-        raise ConfigError(
-            f"format {format.name!r}: {format.natural_end()!r} does not start with the token of "
-            f"think_end {format.think_end!r} in this tokenizer; make think_end a special token."
-        )
     wait = encode(control.wait_text) if control.extends else ()
     if control.extends and not wait:
         raise ConfigError(f"wait_text {control.wait_text!r} encodes to no tokens; use e.g. 'Wait'.")
-    return Delimiters(
-        think_start=base.think_start,
-        think_end=base.think_end,
-        end_of_turn=eot,
-        stop=base.stop,
-        separator=base.separator,
+    return dataclasses.replace(
+        base,
         wait=wait,
-        natural_end=natural,
+        natural_end=encode(format.natural_end()),
         forced_end=encode(format.forced_end(control.final_answer_text)),
+        newline=encode("\n"),
+        auto_end=encode(format.forced_end(_AUTO_LEAD_IN)),
     )

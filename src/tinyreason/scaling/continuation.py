@@ -1,40 +1,22 @@
-r"""Budget forcing by stopping and continuing, for engines that cannot run a logits processor.
+r"""Budget forcing in rounds: s1's own loop, over any engine that completes token-id prompts.
 
-s1 enforced its budget on vLLM this way (``reference/s1.md`` section 3): generate until the model
-tries to end its thinking, then append ``"Wait"`` and generate again, or let it answer. This module
-does the same for any engine behind the small :class:`CompletionEngine` interface (a vLLM server
-through the OpenAI SDK, in-process vLLM), with *exactly* the rules of
-:class:`~tinyreason.scaling.control.ThinkingControl` that
-:class:`~tinyreason.scaling.processor.ThinkingProcessor` enforces inside one ``generate`` call, so
-a greedy problem gives the same text, answer and token counts on every backend.
+s1's paper numbers come from its lm-evaluation-harness fork, which drives vLLM in rounds
+(:mod:`tinyreason.scaling.control` states the rules): think until the model stops, strip the stop,
+append "Wait", think again; cut the joined thinking to the budget; append the end of thinking the
+last round's finish calls for; answer. :class:`Continuation` runs exactly that loop for every
+backend over the small :class:`CompletionEngine` interface (``transformers`` in process, a vLLM or
+other completions server through the OpenAI SDK, in-process vLLM), so one greedy problem gives the
+same token ids on all of them and on s1's code.
 
-How the processor's steps map onto rounds (each round is one engine call holding a request for
-every unfinished sample of every prompt):
+Each round is one engine call holding a request for every unfinished sample of every prompt.
+Samples continue from token ids (prompt + what they have so far), and when the engine returns
+token ids (transformers, in-process vLLM, a vLLM server asked for ``return_token_ids``) the model
+conditions on exactly the ids s1's loop would have given it. An engine that returns only text
+(SGLang, llama.cpp) gets the text re-encoded here, which can differ at a boundary; the counts then
+come from the engine's usage, and the cut to the budget works on the re-encoded ids.
 
-* **Thinking.** Generate at most ``max_thinking - thinking`` tokens (and what is left of
-  ``max_new_tokens``), stopping on the ids that *try to end*: ``think_end``'s first token and the
-  end-of-turn / EOS ids. A stop is an attempt to end at the step the stop token took: below
-  ``min_thinking`` or with waits left, the stop token is dropped and the wait text's ids are
-  appended (cut short if the budget ends inside them); otherwise the full ``natural_end()``
-  delimiter is appended. Running into ``max_thinking`` appends ``forced_end(final_answer_text)``.
-* **Answering.** Generate at most ``max_answer_tokens`` tokens, stopping on the end of turn, with
-  the first tokens of both delimiters banned (``logit_bias``) so the model cannot reopen
-  thinking. An answer that fills its budget gets one more 1-token *peek*: a stop token there is a
-  natural end, anything else is the processor's forced end of turn (``answer_cut``).
-* Forced text is appended as token ids (the ids the processor would force), truncated where
-  ``max_new_tokens`` runs out, and counts as generated tokens exactly as it does there.
-
-Exact counting: every count comes from the engine's own token counts (``len(token_ids)`` or
-``usage.completion_tokens``) plus the forced ids, never from re-tokenising text; the engine's
-count includes the token that stopped it (vLLM's convention), which is the step the processor
-spends on the wait or delimiter. Samples are continued from token ids (prompt + generated +
-forced), so when the engine returns token ids (in-process vLLM, a vLLM server asked for
-``return_token_ids``) the model conditions on exactly what a single ``generate`` call would have
-had, and the text is decoded once from all ids, as the transformers backend does. An engine that
-returns only text (SGLang, llama.cpp) still gets exact counts, but the text is re-encoded locally
-to continue from, which can differ from the model's own tokenisation at a boundary (s1 re-encoded
-text too). The one estimate: without a control and without token ids, the split of the exact
-total between thinking and answer comes from the local tokenizer.
+Every request's ``max_tokens`` is clipped to the model's context window when it is known (vLLM
+stops at ``max_model_len`` the same way; its server refuses a request that does not fit).
 
 Example:
     >>> from tinyreason.scaling.continuation import CompletionRequest, CompletionResult
@@ -50,9 +32,9 @@ import hashlib
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-from ..errors import TinyReasonError
+from ..errors import ConfigError
 from ..records import Generation
 from ..students.formats import ThinkFormat
 from .common import (
@@ -60,13 +42,21 @@ from .common import (
     check_generate_args,
     delimiters,
     find_ids,
+    generation_budget,
     load_tokenizer,
     resolve_format,
 )
 from .control import ThinkingControl
+from .engine import (
+    BAN_BIAS,
+    CompletionEngine,
+    CompletionRequest,
+    CompletionResult,
+    EngineError,
+)
 
-# Delimiters, delimiters and the argument / format / tokenizer helpers live in .common (shared with
-# the torch-backed transformers backend) and are re-exported here, where they were first public.
+# The engine interface (.engine) and the argument / format / tokenizer helpers (.common) are
+# re-exported here, where they were first public.
 __all__ = [
     "BAN_BIAS",
     "CompletionEngine",
@@ -75,141 +65,38 @@ __all__ = [
     "Continuation",
     "Delimiters",
     "EngineError",
+    "RoundsBackend",
     "check_generate_args",
     "delimiters",
     "load_tokenizer",
     "resolve_format",
 ]
 
-#: The logit bias that bans a token: OpenAI's lowest allowed value. It is not -inf, but a banned
-#: token would need a logit 100 above every other one to be picked anyway.
-BAN_BIAS = -100.0
-
-
-class EngineError(TinyReasonError):
-    """A generation engine failed, or answered something budget forcing cannot use.
-
-    Example:
-        >>> raise EngineError("the engine returned 2 results for 3 requests")
-        Traceback (most recent call last):
-        ...
-        tinyreason.scaling.continuation.EngineError: the engine returned 2 results for 3 requests
-    """
-
-
-@dataclass(frozen=True)
-class CompletionRequest:
-    """One continuation to generate: a prompt and how far to go.
-
-    Args:
-        prompt: Token ids to continue (what :class:`Continuation` sends), or text.
-        max_tokens: Tokens to generate at most (>= 1).
-        stop: Stop strings, for engines that only match text; cut from the result's text.
-        stop_token_ids: Ids that end generation; the engine keeps the stopping id in
-            ``token_ids`` and counts it.
-        banned_token_ids: Ids the engine must never pick (a ``logit_bias`` of :data:`BAN_BIAS`).
-        temperature: 0 for greedy; above 0 samples.
-        top_p: Nucleus sampling mass.
-        seed: Seed for this request's sampling (None when greedy).
-
-    Example:
-        >>> CompletionRequest(prompt="Hello", max_tokens=4).temperature
-        0.0
-    """
-
-    prompt: str | tuple[int, ...]
-    max_tokens: int
-    stop: tuple[str, ...] = ()
-    stop_token_ids: tuple[int, ...] = ()
-    banned_token_ids: tuple[int, ...] = ()
-    temperature: float = 0.0
-    top_p: float = 1.0
-    seed: int | None = None
-
-
-@dataclass(frozen=True)
-class CompletionResult:
-    """What an engine generated for one :class:`CompletionRequest`.
-
-    Args:
-        text: The generated text, the stop string or stop token's text excluded.
-        num_tokens: Tokens generated, counted by the engine, the stopping token included.
-        finish_reason: ``"stop"`` (a stop id, stop string or the model's EOS) or ``"length"``.
-        token_ids: Every generated id, the stopping one included, when the engine gives them.
-        stop_reason: The stop string or id that matched, when the engine says (vLLM's
-            ``stop_reason``, SGLang's ``matched_stop``); None for EOS or unknown.
-
-    Raises:
-        EngineError: an unknown finish reason, a negative count, or ids that disagree with it.
-
-    Example:
-        >>> CompletionResult(text="42", num_tokens=2, finish_reason="length").token_ids is None
-        True
-    """
-
-    text: str
-    num_tokens: int
-    finish_reason: str
-    token_ids: tuple[int, ...] | None = None
-    stop_reason: int | str | None = None
-
-    def __post_init__(self) -> None:
-        if self.finish_reason not in ("stop", "length"):
-            raise EngineError(
-                f"the engine finished with {self.finish_reason!r}; budget forcing understands "
-                "only 'stop' and 'length' (was the request aborted or filtered?)."
-            )
-        if isinstance(self.num_tokens, bool) or not isinstance(self.num_tokens, int):
-            raise EngineError(f"the engine's token count is not an int: {self.num_tokens!r}")
-        if self.num_tokens < 0:
-            raise EngineError(f"the engine reported {self.num_tokens} generated tokens")
-        if self.token_ids is not None and len(self.token_ids) != self.num_tokens:
-            raise EngineError(
-                f"the engine returned {len(self.token_ids)} token ids but counted "
-                f"{self.num_tokens} tokens"
-            )
-
-
-@runtime_checkable
-class CompletionEngine(Protocol):
-    """Anything that completes a batch of requests: one call per round, results in order.
-
-    Example:
-        >>> class Echo:
-        ...     def complete(self, requests):
-        ...         return [CompletionResult("", 1, "stop") for _ in requests]
-        >>> isinstance(Echo(), CompletionEngine)
-        True
-    """
-
-    def complete(self, requests: Sequence[CompletionRequest]) -> list[CompletionResult]:
-        """Generate one result per request, in the requests' order."""
-        ...
-
-
 # -- the per-sample state machine ------------------------------------------------------------------
 
-_THINK, _ANSWER, _PEEK, _FREE, _DONE = range(5)
+_THINK, _ANSWER, _FREE, _DONE = range(4)
 
 
 @dataclass
 class _Sample:
-    """One sample's progress. ``steps`` counts generated tokens exactly, forced ones included."""
+    """One sample's progress through s1's loop."""
 
     prompt: tuple[int, ...]
     index: int
     copy: int
     phase: int
-    ids: list[int] = field(default_factory=list)  # generated so far, as the model continues it
-    pieces: list[str] = field(default_factory=list)  # the same, as text
-    exact: bool = True  # every id came from the engine or was forced (none re-encoded)
-    steps: int = 0
-    thinking: int | None = None  # set when thinking ends
-    answer: int = 0
-    waits: int = 0
+    thinking: list[int] = field(default_factory=list)  # joined rounds, waits included, uncut
+    pieces: list[str] = field(default_factory=list)  # the same as text (for text-only engines)
+    generated: int = 0  # tokens the thinking rounds generated (the "remaining" bookkeeping)
+    waits: int = 0  # waits counted against control.waits
+    extra_waits: int = 0  # waits added by control.wait_below
+    kept: int = 0  # thinking tokens after the cut, the ones the answer conditions on
+    end: tuple[int, ...] = ()  # the appended end of thinking
+    answer: list[int] = field(default_factory=list)
+    answer_text: str = ""
     forced_end: bool = False
-    finished: bool = False
-    answer_cut: bool = False
+    finished: bool = False  # the answer ended on a stop token
+    exact: bool = True  # every id came from the engine or was appended (none re-encoded)
     rounds: int = 0
 
 
@@ -220,29 +107,32 @@ class _Run:
     control: ThinkingControl | None
     ids: Delimiters
     max_new_tokens: int
+    thinking_budget: int
     temperature: float
     top_p: float
     seed: int
 
 
 class Continuation:
-    """Enforce a :class:`ThinkingControl` over a :class:`CompletionEngine`, round by round.
+    """Run s1's budget-forcing loop over a :class:`CompletionEngine`, round by round.
 
-    Backends without a logits processor (:class:`~tinyreason.scaling.OpenAIServerBackend`,
-    :class:`~tinyreason.scaling.VLLMBackend`) delegate ``generate`` to this.
+    Every backend delegates ``generate`` to this, so the rules live in one place.
 
     Args:
         engine: The engine; one ``complete`` call per round, holding every unfinished sample.
         tokenizer: The model's tokenizer (prompts, delimiters, decoding).
         format: The student format.
-        extra_stop: Other ids that end generation besides the format's end of turn.
+        extra_stop: Other ids that end generation besides the format's end of turn (the model's
+            ``generation_config.eos_token_id``).
+        context_window: The model's context length in tokens, when known: requests are clipped to
+            it, and ``max_new_tokens=None`` is sized from it.
         progress: Show a progress bar over samples; None shows it on a terminal for several.
 
     Raises:
         ConfigError: the format's delimiters do not fit the tokenizer.
 
     Example:
-        >>> runner = Continuation(engine, tokenizer, tr.student("think-tags"))  # doctest: +SKIP
+        >>> runner = Continuation(engine, tokenizer, tr.chat_format("think-tags"))  # doctest: +SKIP
         >>> control = ThinkingControl(max_thinking=64, waits=1)
         >>> [[g]] = runner.generate(["<prompt>"], control=control)  # doctest: +SKIP
         >>> g.thinking_tokens <= 64  # doctest: +SKIP
@@ -256,18 +146,21 @@ class Continuation:
         format: ThinkFormat,
         *,
         extra_stop: Iterable[int] = (),
+        context_window: int | None = None,
         progress: bool | None = None,
     ):
         self.engine = engine
         self.tokenizer = tokenizer
         self.format = format
         self.progress = progress
+        self.context_window = context_window
         self._extra_stop = tuple(extra_stop)
         self._ids: dict[ThinkingControl | None, Delimiters] = {
             None: delimiters(None, format, tokenizer, self._extra_stop)
         }
         self.end_of_turn = format.eot(tokenizer)
         self._texts: dict[int, str] = {}
+        self._start = self._ids[None].think_start
 
     def delimiters(self, control: ThinkingControl | None) -> Delimiters:
         """The ids a control needs in this tokenizer (cached)."""
@@ -275,13 +168,21 @@ class Continuation:
             self._ids[control] = delimiters(control, self.format, self.tokenizer, self._extra_stop)
         return self._ids[control]
 
+    def encode_prompt(self, prompt: str) -> tuple[int, ...]:
+        """A prompt's ids; ``think_start`` is encoded on its own, as s1 appends its ids."""
+        start = self.format.think_start
+        if prompt.endswith(start) and len(prompt) > len(start):
+            head = self.tokenizer.encode(prompt[: -len(start)], add_special_tokens=False)
+            return (*head, *self._start)
+        return tuple(self.tokenizer.encode(prompt, add_special_tokens=False))
+
     def generate(
         self,
         prompts: Sequence[str],
         *,
         n: int = 1,
         temperature: float = 0.0,
-        max_new_tokens: int = 1024,
+        max_new_tokens: int | None = None,
         control: ThinkingControl | None = None,
         seed: int | None = None,
         top_p: float = 1.0,
@@ -295,25 +196,31 @@ class Continuation:
 
         Raises:
             ConfigError: invalid ``n``, ``temperature``, ``max_new_tokens``, ``top_p``,
-                ``control`` or ``seed``.
+                ``control`` or ``seed``, or budgets that leave no room to think.
             DataError: ``prompts`` is not a sequence of non-empty strings.
             EngineError: the engine failed (its subclasses say how).
         """
         check_generate_args(prompts, n, temperature, max_new_tokens, control, seed, top_p)
         if not prompts:
             return []
+        encoded = [self.encode_prompt(p) for p in prompts]
+        longest = max(len(e) for e in encoded)
+        budget = generation_budget(max_new_tokens, self.context_window, longest)
+        ids = self.delimiters(control)
+        thinking_budget = budget
+        if control is not None:
+            thinking_budget = control.thinking_budget(budget, longest + len(ids.auto_end))
+            if control.wait_below > thinking_budget:
+                raise ConfigError(
+                    f"wait_below ({control.wait_below}) is above the thinking budget "
+                    f"({thinking_budget}); lower wait_below or raise max_thinking."
+                )
         if seed is None:
             seed = random.SystemRandom().getrandbits(31)
-        run = _Run(control, self.delimiters(control), max_new_tokens, temperature, top_p, seed)
+        run = _Run(control, ids, budget, thinking_budget, temperature, top_p, seed)
         copies = n if temperature > 0 else 1
         phase = _FREE if control is None else _THINK
-        groups = [
-            [
-                _Sample(tuple(self.tokenizer.encode(p, add_special_tokens=False)), i, k, phase)
-                for k in range(copies)
-            ]
-            for i, p in enumerate(prompts)
-        ]
+        groups = [[_Sample(e, i, k, phase) for k in range(copies)] for i, e in enumerate(encoded)]
         self._run([s for group in groups for s in group], run)
         out = [[self._generation(s, run) for s in group] for group in groups]
         return [samples * n if copies == 1 else samples for samples in out]
@@ -326,51 +233,47 @@ class Continuation:
         disable = (len(samples) <= 1 or None) if self.progress is None else not self.progress
         with tqdm(total=len(samples), desc="generate", unit="sample", disable=disable) as bar:
             while True:
-                pending = [(s, r) for s in samples if (r := self._next(s, run)) is not None]
+                pending = [(s, r) for s in samples if (r := self._request(s, run)) is not None]
                 bar.update(len(samples) - len(pending) - bar.n)
                 if not pending:
                     return
-                results = self.engine.complete([r for _, r in pending])
-                if not isinstance(results, list) or len(results) != len(pending):
+                asked = [(s, r) for s, r in pending if r.max_tokens > 0]
+                results = self.engine.complete([r for _, r in asked]) if asked else []
+                if not isinstance(results, list) or len(results) != len(asked):
                     got = len(results) if isinstance(results, list) else type(results).__name__
-                    raise EngineError(f"the engine returned {got} results for {len(pending)}")
-                for (sample, request), result in zip(pending, results, strict=True):
+                    raise EngineError(f"the engine returned {got} results for {len(asked)}")
+                answers = iter(results)
+                for sample, request in pending:
+                    # A request with no room left in the context window ends by length, unasked.
+                    result = next(answers) if request.max_tokens > 0 else _EMPTY
                     if not isinstance(result, CompletionResult):
                         raise EngineError(f"the engine returned a {type(result).__name__}")
                     self._apply(sample, request, result, run)
 
-    def _next(self, s: _Sample, run: _Run) -> CompletionRequest | None:
-        """Make every move that needs no engine call; return the sample's next request."""
+    def _request(self, s: _Sample, run: _Run) -> CompletionRequest | None:
+        """The sample's next request, or None when it is done."""
         control, ids = run.control, run.ids
-        while s.phase != _DONE:
-            left = run.max_new_tokens - s.steps
-            if left <= 0:
-                s.phase = _DONE
-            elif s.phase == _FREE:
-                return self._request(s, run, left, ids.stop, ())
-            elif s.phase == _THINK:
-                assert control is not None
-                cap = control.max_thinking
-                if cap is not None and s.steps >= cap:  # the budget: force the end
-                    s.forced_end = True
-                    self._close(s, ids.forced_end, run)
-                    continue
-                room = left if cap is None else min(left, cap - s.steps)
-                return self._request(s, run, room, ids.try_end, ())
-            elif s.phase == _ANSWER:
-                assert control is not None
-                budget = control.max_answer_tokens - s.answer
-                if budget <= 0:
-                    s.phase = _PEEK
-                    continue
-                return self._request(s, run, min(budget, left), ids.stop, ids.banned_in_answer)
-            else:  # _PEEK: would the model stop here, or is the end of turn forced?
-                return self._request(s, run, 1, ids.stop, ids.banned_in_answer)
-        return None
-
-    def _request(
-        self, s: _Sample, run: _Run, max_tokens: int, stop: tuple[int, ...], banned: tuple[int, ...]
-    ) -> CompletionRequest:
+        if s.phase == _DONE:
+            return None
+        banned: tuple[int, ...] = ()
+        min_tokens = 0
+        if s.phase == _FREE:
+            prefix, stop, max_tokens = (), ids.stop, run.max_new_tokens
+        elif s.phase == _THINK:
+            assert control is not None
+            prefix, stop, min_tokens = tuple(s.thinking), ids.try_end, control.min_tokens
+            max_tokens = run.thinking_budget
+            if control.round_budget == "remaining":
+                max_tokens -= s.generated
+        else:  # _ANSWER
+            assert control is not None
+            prefix, stop = (*s.thinking[: s.kept], *s.end), ids.stop
+            max_tokens = control.max_answer_tokens or run.max_new_tokens
+            if control.ban_delimiters_in_answer:
+                banned = ids.banned_in_answer
+        prompt = (*s.prompt, *prefix)
+        if self.context_window is not None:
+            max_tokens = min(max_tokens, self.context_window - len(prompt))
         seed = None
         if run.temperature > 0:
             # One seed per (call seed, prompt, sample, round): reproducible, and no two requests
@@ -378,114 +281,111 @@ class Continuation:
             key = f"{run.seed}/{s.index}/{s.copy}/{s.rounds}".encode()
             seed = int.from_bytes(hashlib.blake2b(key, digest_size=4).digest(), "big") >> 1
         return CompletionRequest(
-            prompt=(*s.prompt, *s.ids),
-            max_tokens=max_tokens,
+            prompt=prompt,
+            max_tokens=max(0, max_tokens),
             stop=tuple(t for t in (self._text(i) for i in stop) if t),
             stop_token_ids=stop,
+            min_tokens=min(min_tokens, max(0, max_tokens)),
             banned_token_ids=banned,
             temperature=run.temperature,
             top_p=run.top_p,
             seed=seed,
         )
 
-    def _apply(self, s: _Sample, req: CompletionRequest, res: CompletionResult, run: _Run) -> None:
-        """Fold one result into the sample's state, exactly as the processor's steps would."""
-        s.rounds += 1
-        stopped = _real_stop(res, req.stop_token_ids)
-        if s.phase == _PEEK:
-            s.steps += 1  # the model's stop token, or the end of turn forced in its place
-            s.finished, s.answer_cut, s.phase = True, not stopped, _DONE
-            return
-        kept = res.num_tokens - 1 if stopped and res.num_tokens else res.num_tokens
+    def _ids_of(self, s: _Sample, req: CompletionRequest, res: CompletionResult) -> list[int]:
+        """The result's ids, the stop token included; text-only results are re-encoded."""
         if res.token_ids is not None:
-            new = list(res.token_ids[:kept])
-            text = self._decode(new)
-        else:
-            # No ids: continue from the text re-encoded here (counts still come from the engine).
-            s.exact = False
-            text = res.text
-            for stop in req.stop if stopped else ():
-                text = text.removesuffix(stop)  # a server that keeps the stop text
-            new = list(self.tokenizer.encode(text, add_special_tokens=False))
-        # A length stop short of max_tokens: the engine's context window is full.
-        full = res.finish_reason == "length" and res.num_tokens < req.max_tokens
-        s.ids.extend(new)
-        s.pieces.append(text)
-        if s.phase == _THINK and stopped:
-            s.steps += kept
-            self._try_end(s, run)
-            return
-        s.steps += res.num_tokens  # a stop token's step is the end of turn, not in the text
-        if s.phase == _ANSWER:
-            s.answer += kept
-        if stopped:
-            s.finished, s.phase = True, _DONE
-        elif full:
-            s.phase = _DONE
+            return list(res.token_ids)
+        s.exact = False
+        text = res.text
+        for stop in req.stop if res.finish_reason == "stop" else ():
+            text = text.removesuffix(stop)  # a server that keeps the stop text
+        new = list(self.tokenizer.encode(text, add_special_tokens=False))
+        if res.finish_reason == "stop" and req.stop_token_ids:
+            new.append(req.stop_token_ids[0])  # some stop ended it; the loop strips it anyway
+        return new
 
-    def _try_end(self, s: _Sample, run: _Run) -> None:
-        """The model tried to end thinking at step ``s.steps``: wait, or let it end."""
+    def _apply(self, s: _Sample, req: CompletionRequest, res: CompletionResult, run: _Run) -> None:
+        """Fold one result into the sample's state, as s1's loop does."""
+        s.rounds += 1
+        new = self._ids_of(s, req, res)
+        if s.phase == _FREE:
+            s.answer, s.phase = new, _DONE
+            s.finished = bool(new) and res.finish_reason == "stop" and new[-1] in run.ids.stop
+            return
+        if s.phase == _ANSWER:
+            s.answer, s.answer_text, s.phase = new, res.text, _DONE
+            s.finished = bool(new) and res.finish_reason == "stop" and new[-1] in run.ids.stop
+            return
         control, ids = run.control, run.ids
         assert control is not None
-        if s.steps < control.min_thinking or s.waits < control.waits:
-            s.waits += 1
-            room = run.max_new_tokens - s.steps
-            if control.max_thinking is not None:
-                room = min(room, control.max_thinking - s.steps)
-            # A wait cut short by the budget is followed by the forced end in _next().
-            self._force(s, ids.wait[:room])
+        s.generated += res.num_tokens
+        stopped = res.finish_reason == "stop"
+        budget_left = run.thinking_budget - s.generated
+        if stopped and (control.round_budget == "whole" or budget_left > 0):
+            body = _strip(new, ids.strip)
+            if s.waits < control.waits:
+                s.waits += 1
+            elif len(s.thinking) + len(body) < control.wait_below:
+                s.extra_waits += 1
+            else:
+                body = None
+            if body is not None:  # ignore this stop: strip it, append the wait, think again
+                s.thinking += [*body, *ids.wait]
+                return
+        s.thinking += new
+        self._end_thinking(s, run, forced=res.finish_reason == "length")
+
+    def _end_thinking(self, s: _Sample, run: _Run, *, forced: bool) -> None:
+        """Cut the thinking to the budget and append the end the last round calls for."""
+        ids = run.ids
+        kept = _strip(s.thinking[: run.thinking_budget], ids.strip)
+        s.kept = len(kept)
+        s.forced_end = forced
+        if forced:
+            # s1 adds a newline unless the (uncut) thinking text already ends with one.
+            text = self.tokenizer.decode(s.thinking, skip_special_tokens=True)
+            newline = () if text.endswith("\n") else ids.newline
+            s.end = (*newline, *ids.forced_end)
         else:
-            self._close(s, ids.natural_end, run)
-
-    def _close(self, s: _Sample, delimiter: tuple[int, ...], run: _Run) -> None:
-        """End thinking at ``s.steps`` tokens and append ``delimiter`` (as far as it fits)."""
-        s.thinking = s.steps
-        room = max(0, run.max_new_tokens - s.steps)
-        self._force(s, delimiter[:room])
-        s.phase = _ANSWER if room >= len(delimiter) else _DONE
-
-    def _force(self, s: _Sample, forced: tuple[int, ...]) -> None:
-        s.ids.extend(forced)
-        s.pieces.append(self._decode(forced))
-        s.steps += len(forced)
+            s.end = ids.natural_end
+        s.phase = _ANSWER
 
     # -- results -----------------------------------------------------------------------------
 
     def _generation(self, s: _Sample, run: _Run) -> Generation:
-        text = self._decode(s.ids) if s.exact else "".join(s.pieces)
+        if run.control is None:
+            generated = s.answer
+        else:
+            generated = [*s.thinking[: s.kept], *s.end, *s.answer]
+        body = generated[:-1] if s.finished else generated
+        text = self._decode(body)
         thinking_text, answer_text = self.format.parse(text, end_of_turn=self.end_of_turn)
         if run.control is None:
-            thinking, answer = self._free_counts(s, run.ids)
+            thinking, answer = self._free_counts(body, run.ids)
         else:
-            thinking = s.thinking if s.thinking is not None else s.steps
-            answer = s.answer
+            thinking, answer = s.kept, len(s.answer) - int(s.finished)
         return Generation(
             text=text,
             thinking=thinking_text,
             answer_text=answer_text,
             thinking_tokens=thinking,
             answer_tokens=answer,
-            finish_reason="stop" if s.finished and not s.answer_cut else "length",
-            waits=s.waits,
+            finish_reason="stop" if s.finished else "length",
+            waits=s.waits + s.extra_waits,
             forced_end=s.forced_end,
+            token_ids=tuple(generated) if s.exact else None,
         )
 
-    def _free_counts(self, s: _Sample, ids: Delimiters) -> tuple[int, int]:
-        """Thinking and answer tokens of a free generation.
-
-        They are split where the model wrote ``think_end`` (and the separator), as the
-        transformers backend splits them.
-        """
-        total = s.steps - int(s.finished)  # the end of turn is neither
-        end = find_ids(s.ids, ids.think_end)
+    def _free_counts(self, body: list[int], ids: Delimiters) -> tuple[int, int]:
+        """Thinking and answer tokens of a free generation, split where it wrote ``think_end``."""
+        end = find_ids(body, ids.think_end)
         if end < 0:
-            return total, 0
+            return len(body), 0
         start = end + len(ids.think_end)
-        if ids.separator and tuple(s.ids[start : start + len(ids.separator)]) == ids.separator:
+        if ids.separator and tuple(body[start : start + len(ids.separator)]) == ids.separator:
             start += len(ids.separator)
-        # With re-encoded ids (no token ids from the engine) the split is the local tokenizer's
-        # estimate; the total stays the engine's count.
-        return min(end, total), max(0, total - start)
+        return end, max(0, len(body) - start)
 
     def _decode(self, ids: Sequence[int]) -> str:
         return self.tokenizer.decode(
@@ -498,13 +398,80 @@ class Continuation:
         return self._texts[token]
 
 
-def _real_stop(result: CompletionResult, stop_ids: Sequence[int]) -> bool:
-    """True when a result stopped on a stop token or the model's EOS.
+_EMPTY = CompletionResult("", 0, "length", ())
 
-    A stop *string* matched by ordinary tokens that spell it out (``<``, ``|im_end|``, ``>``) is
-    not a stop token in the processor's eyes, so when the ids show it, generation goes on.
+
+class RoundsBackend:
+    """What the built-in backends share: prompts through the format, generation through the loop.
+
+    A subclass sets ``format``, ``tokenizer`` and ``_runner`` (a :class:`Continuation` over its
+    engine). Plugin backends need not inherit from it: the :class:`~tinyreason.Backend` protocol
+    is all a stage uses.
+
+    Example:
+        >>> class EchoBackend(RoundsBackend):  # doctest: +SKIP
+        ...     def __init__(self, engine, tokenizer, fmt):
+        ...         self.format, self.tokenizer = fmt, tokenizer
+        ...         self._runner = Continuation(engine, tokenizer, fmt)
     """
-    if result.finish_reason != "stop":
-        return False
-    ids = result.token_ids
-    return not (isinstance(result.stop_reason, str) and ids and ids[-1] not in stop_ids)
+
+    format: ThinkFormat
+    tokenizer: Any
+    _runner: Continuation
+
+    def prompt(self, question: str) -> str:
+        """Render ``question`` with the chat template, ending with the format's ``think_start``."""
+        return self.format.prompt(self.tokenizer, question)
+
+    def generate(
+        self,
+        prompts: Sequence[str],
+        *,
+        n: int = 1,
+        temperature: float = 0.0,
+        max_new_tokens: int | None = None,
+        control: ThinkingControl | None = None,
+        seed: int | None = None,
+        top_p: float = 1.0,
+    ) -> list[list[Generation]]:
+        """Return ``n`` generations per prompt, in prompt order, by s1's loop.
+
+        Every unfinished sample of every prompt advances in the same round. Greedy samples would
+        be identical, so with ``temperature=0`` one is generated and repeated ``n`` times; sampled
+        ones get seeds derived from ``seed``.
+
+        Args:
+            prompts: Prompts from :meth:`prompt` (the text the model continues).
+            n: Samples per prompt.
+            temperature: 0 for greedy decoding; above 0 samples.
+            max_new_tokens: The generation budget (s1's ``max_gen_toks``): the answer's limit,
+                the thinking's when ``max_thinking`` is None, and the base of ``"auto"``. None:
+                the model's context window.
+            control: The thinking control to enforce; None lets the model think freely (the
+                thinking and answer are still split and counted using the format).
+            seed: Seed for sampling; None draws a fresh one.
+            top_p: Nucleus sampling mass (1.0: off).
+
+        Raises:
+            ConfigError: invalid arguments, or budgets that leave no room to think.
+            DataError: ``prompts`` is not a list of non-empty strings.
+            EngineError: the engine failed (a server's errors say how).
+        """
+        self._ready()
+        return self._runner.generate(
+            prompts,
+            n=n,
+            temperature=temperature,
+            max_new_tokens=max_new_tokens,
+            control=control,
+            seed=seed,
+            top_p=top_p,
+        )
+
+    def _ready(self) -> None:
+        """Anything to settle before the first generation (a server's context window)."""
+
+
+def _strip(ids: list[int], strip: tuple[int, ...]) -> list[int]:
+    """``ids`` without a trailing stop id (s1 removes the stop token's ids from the end)."""
+    return ids[:-1] if ids and ids[-1] in strip else list(ids)

@@ -1,16 +1,15 @@
 """A :class:`~tinyreason.interfaces.Backend` over any OpenAI-compatible *completions* server.
 
-vLLM, SGLang, llama.cpp and others serve ``POST /v1/completions``; none of them can run
-tinyreason's logits processor, so thinking control runs as s1 ran it on vLLM: stop where the model
-tries to end thinking, append the wait text or the delimiter, continue
-(:mod:`tinyreason.scaling.continuation`). Prompts are rendered and tokenised *here*, with the
-model's own tokenizer and chat template, and sent as token ids.
+vLLM, SGLang, llama.cpp and others serve ``POST /v1/completions``. Thinking control runs s1's
+own loop over them (:mod:`tinyreason.scaling.continuation`), as s1's evaluation drove vLLM.
+Prompts are rendered and tokenised *here*, with the model's own tokenizer and chat template, and
+sent as token ids.
 
 What each request sends, and who honours it:
 
 * standard fields (every server): ``prompt`` (token ids), ``max_tokens``, ``temperature``,
-  ``top_p``, ``seed``, ``stop`` (the texts of the stop tokens), ``logit_bias`` (bans the
-  delimiters while answering; vLLM, SGLang and llama.cpp honour it);
+  ``top_p``, ``seed``, ``stop`` (the texts of the stop tokens), ``logit_bias`` (only with
+  ``ban_delimiters_in_answer``; vLLM, SGLang and llama.cpp honour it);
 * vLLM's extras in ``extra_body`` (``vllm_extras=True``): ``stop_token_ids`` (exact stops, also
   SGLang), ``skip_special_tokens: false`` and ``spaces_between_special_tokens: false`` (the
   delimiters stay in the text, unspaced; SGLang knows the first), ``include_stop_str_in_output:
@@ -20,8 +19,8 @@ What each request sends, and who honours it:
   rejects them needs ``vllm_extras=False``. Without the extras, stops are matched on text only, so
   the server must keep special tokens in its text (vLLM and SGLang drop them by default: that is
   what ``skip_special_tokens: false`` is for); the model's own EOS always stops.
-* ``min_tokens`` is never sent: suppressing a stop token would make the model pick *another*
-  token, while budget forcing treats that stop as an attempt to end (and answers it with "Wait").
+* ``min_tokens`` (a vLLM extra): s1 runs every thinking round with ``min_tokens=1`` when waits are
+  asked for, so the model cannot stop again on the very next token.
 
 Counts are exact: ``len(token_ids)`` when the server returns ids, else ``usage.completion_tokens``
 (one request per sample, so usage is per sample), which on vLLM includes the stopping token.
@@ -42,17 +41,16 @@ from urllib.parse import urlsplit, urlunsplit
 
 from .._async import run_sync
 from ..errors import ConfigError
-from ..records import Generation
 from ..students.formats import ThinkFormat
-from .common import load_tokenizer, resolve_format
+from .common import load_tokenizer, model_context_window, resolve_format
 from .continuation import (
     BAN_BIAS,
     CompletionRequest,
     CompletionResult,
     Continuation,
     EngineError,
+    RoundsBackend,
 )
-from .control import ThinkingControl
 
 __all__ = [
     "OpenAIServerBackend",
@@ -90,7 +88,7 @@ class ServerResponseError(ServerError):
     """The server answered with an HTTP error status (4xx, 5xx) or an unusable reply."""
 
 
-class OpenAIServerBackend:
+class OpenAIServerBackend(RoundsBackend):
     """Generate from a model behind an OpenAI-compatible completions server, budget-forced.
 
     Args:
@@ -110,6 +108,10 @@ class OpenAIServerBackend:
         max_retries: The SDK's retries of connection errors, 408, 409, 429 and 5xx answers.
         vllm_extras: Send vLLM's extra request fields (see the module docs); False sends only
             standard OpenAI fields.
+        context_window: The served model's context length. None: vLLM's ``max_model_len`` from
+            ``GET {base_url}/models`` (asked once, at the first ``generate``), else the
+            tokenizer's ``model_max_length``. Requests are clipped to it, and
+            ``max_new_tokens=None`` is sized from it.
 
     Raises:
         ConfigError: an invalid option, the ``openai`` package missing, or a format that does
@@ -141,6 +143,7 @@ class OpenAIServerBackend:
         *,
         max_retries: int = 2,
         vllm_extras: bool = True,
+        context_window: int | None = None,
     ):
         _check_options(base_url, model, api_key, max_concurrency, timeout, max_retries)
         if importlib.util.find_spec("openai") is None:
@@ -164,8 +167,10 @@ class OpenAIServerBackend:
             self.tokenizer,
             self.format,
             extra_stop=[eos] if isinstance(eos, int) else [],
+            context_window=context_window,
             progress=progress,
         )
+        self._window_known = context_window is not None
 
     def __repr__(self) -> str:
         return (
@@ -185,52 +190,12 @@ class OpenAIServerBackend:
             "vllm_extras": self.vllm_extras,
         }
 
-    def prompt(self, question: str) -> str:
-        """Render ``question`` with the chat template, ending with the format's ``think_start``."""
-        return self.format.prompt(self.tokenizer, question)
-
-    def generate(
-        self,
-        prompts: Sequence[str],
-        *,
-        n: int = 1,
-        temperature: float = 0.0,
-        max_new_tokens: int = 1024,
-        control: ThinkingControl | None = None,
-        seed: int | None = None,
-        top_p: float = 1.0,
-    ) -> list[list[Generation]]:
-        """Return ``n`` generations per prompt, in prompt order.
-
-        Every unfinished sample of every prompt advances in the same round of concurrent
-        requests. Greedy samples are generated once and repeated ``n`` times; sampled ones send
-        per-request seeds derived from ``seed`` (reproducible where the server honours ``seed``,
-        as vLLM does).
-
-        Args:
-            prompts: Prompts from :meth:`prompt`.
-            n: Samples per prompt.
-            temperature: 0 for greedy decoding; above 0 samples.
-            max_new_tokens: Tokens per sample at most, forced text and answer included.
-            control: The thinking control; None lets the model think freely.
-            seed: Seed for sampling; None draws a fresh one.
-            top_p: Nucleus sampling mass (1.0: off).
-
-        Raises:
-            ConfigError: invalid arguments.
-            DataError: ``prompts`` is not a list of non-empty strings.
-            ServerConnectionError: the server cannot be reached or timed out.
-            ServerResponseError: the server answered with an error status.
-        """
-        return self._runner.generate(
-            prompts,
-            n=n,
-            temperature=temperature,
-            max_new_tokens=max_new_tokens,
-            control=control,
-            seed=seed,
-            top_p=top_p,
-        )
+    def _ready(self) -> None:
+        # The served model's context window sizes budgets: asked once, before the first round.
+        if not self._window_known:
+            served = run_sync(self._engine.max_model_len)
+            self._runner.context_window = served or model_context_window(None, self.tokenizer)
+            self._window_known = True
 
 
 def completion_params(
@@ -270,6 +235,8 @@ def completion_params(
             "add_special_tokens": False,
             "return_token_ids": True,
         }
+        if request.min_tokens:
+            params["extra_body"]["min_tokens"] = request.min_tokens
     return params
 
 
@@ -286,6 +253,25 @@ class _OpenAIEngine:
 
     def complete(self, requests: Sequence[CompletionRequest]) -> list[CompletionResult]:
         return run_sync(lambda: self._complete_all(requests))
+
+    async def max_model_len(self) -> int | None:
+        """The served model's ``max_model_len`` (vLLM lists it in ``GET /models``), or None."""
+        import openai
+
+        b = self._backend
+        try:
+            async with openai.AsyncOpenAI(
+                base_url=b.base_url, api_key=self._api_key, timeout=b.timeout, max_retries=0
+            ) as client:
+                page = await client.models.list()
+        except openai.OpenAIError:
+            return None  # not every server lists models; the tokenizer's limit is used instead
+        for entry in getattr(page, "data", None) or []:
+            extra: Mapping[str, Any] = getattr(entry, "model_extra", None) or {}
+            length = extra.get("max_model_len")
+            if getattr(entry, "id", None) == b.model and isinstance(length, int) and length > 0:
+                return length
+        return None
 
     async def _complete_all(self, requests: Sequence[CompletionRequest]) -> list[CompletionResult]:
         import openai

@@ -1,9 +1,9 @@
-"""A :class:`~tinyreason.interfaces.Backend` over ``transformers``: budget forcing in one call.
+"""A :class:`~tinyreason.interfaces.Backend` over ``transformers``, budget-forced as s1 does.
 
-Each batch of prompts is one ``model.generate()`` call: left-padded, with every sample of every
-prompt as its own row, and a :class:`~tinyreason.scaling.processor.ThinkingProcessor` enforcing
-the thinking control and choosing (greedy or sampled) tokens, so no row is ever restarted or
-re-prefilled and the KV cache is kept throughout.
+Thinking control runs s1's own loop (:mod:`tinyreason.scaling.continuation`): each round is one
+left-padded ``model.generate()`` call per batch of unfinished samples, stopping where the model
+tries to end thinking, so the token ids are those of s1's vLLM loop. Every round re-reads its
+prompt (no KV cache is kept between rounds), as s1's did; ``docs/performance.md`` has the cost.
 """
 
 from __future__ import annotations
@@ -13,19 +13,23 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, LogitsProcessorList, PreTrainedModel
+from transformers import AutoModelForCausalLM, PreTrainedModel
 
 from ..errors import ConfigError, DataError
-from ..records import Generation
 from ..students.formats import ThinkFormat
-from .common import check_generate_args, find_ids, load_tokenizer, resolve_format
-from .control import ThinkingControl
-from .processor import ControlIds, RowStats, ThinkingProcessor, control_ids
+from .common import load_tokenizer, model_context_window, resolve_format
+from .continuation import (
+    CompletionRequest,
+    CompletionResult,
+    Continuation,
+    EngineError,
+    RoundsBackend,
+)
 
-__all__ = ["TransformersBackend"]
+__all__ = ["TransformersBackend", "TransformersEngine"]
 
 
-class TransformersBackend:
+class TransformersBackend(RoundsBackend):
     """Generate from a local ``transformers`` causal LM, enforcing thinking control natively.
 
     Args:
@@ -37,7 +41,7 @@ class TransformersBackend:
         device: Where to run (``"cpu"``, ``"cuda"``, ``"cuda:1"``); None keeps a loaded model
             where it is and puts a model loaded here on CUDA when there is one.
         dtype: ``torch.dtype`` or its name (``"bfloat16"``, ``"auto"``); None keeps the default.
-        batch_size: Prompts per ``generate`` call; each call holds ``batch_size * n`` rows.
+        batch_size: Rows (samples) per ``generate`` call.
         progress: Show a progress bar over batches; None shows it only on a terminal.
 
     Raises:
@@ -47,9 +51,9 @@ class TransformersBackend:
     Notes:
         With ``temperature=0`` the ``n`` samples of a prompt would all be identical, so the prompt
         is generated once and its :class:`~tinyreason.Generation` repeated ``n`` times. Samples
-        (``temperature > 0``) come from a ``torch.Generator`` seeded with ``seed``: the same
-        prompts, options, ``batch_size`` and seed give the same samples. Prompts are batched
-        longest first (less padding); results keep the prompts' order.
+        (``temperature > 0``) are drawn under a seed derived from ``seed``: the same prompts,
+        options, ``batch_size`` and seed give the same samples. Rows are batched longest first
+        (less padding); results keep the prompts' order.
 
     Example:
         >>> import tinyreason as tr
@@ -107,15 +111,23 @@ class TransformersBackend:
         self.format.chat_prompt(self.tokenizer, "?")
         eos = self.model.generation_config.eos_token_id
         extra = [eos] if isinstance(eos, int) else list(eos or ())
-        self._ids: dict[ThinkingControl | None, ControlIds] = {
-            None: control_ids(None, self.format, self.tokenizer, extra_stop=extra)
-        }
-        self._extra_stop = extra
         self.end_of_turn = self.format.eot(self.tokenizer)
         pad = self.tokenizer.pad_token_id
         if pad is None:
             pad = self.model.generation_config.pad_token_id
-        self.pad_token_id = int(pad) if pad is not None else self._ids[None].end_of_turn
+        if pad is None:
+            pad = self.tokenizer.convert_tokens_to_ids(self.end_of_turn)
+        self.pad_token_id = int(pad)
+        self.context_window = model_context_window(self.model.config, self.tokenizer)
+        self.engine = TransformersEngine(self.model, self.pad_token_id, batch_size, progress=False)
+        self._runner = Continuation(
+            self.engine,
+            self.tokenizer,
+            self.format,
+            extra_stop=extra,
+            context_window=self.context_window,
+            progress=progress,
+        )
 
     def __repr__(self) -> str:
         name = getattr(self.model, "name_or_path", "") or type(self.model).__name__
@@ -130,162 +142,105 @@ class TransformersBackend:
             "device": str(self.device),
             "dtype": str(getattr(self.model, "dtype", "")),
             "batch_size": self.batch_size,
+            "context_window": self.context_window,
+            "budget_forcing": "s1 rounds (stop, strip, append, regenerate)",
         }
 
-    def prompt(self, question: str) -> str:
-        """Render ``question`` with the chat template, ending with the format's ``think_start``."""
-        return self.format.prompt(self.tokenizer, question)
 
-    def control_ids(self, control: ThinkingControl | None) -> ControlIds:
-        """Return the token ids a control needs in this tokenizer (cached)."""
-        if control not in self._ids:
-            self._ids[control] = control_ids(
-                control, self.format, self.tokenizer, extra_stop=self._extra_stop
-            )
-        return self._ids[control]
+class TransformersEngine:
+    """A :class:`~tinyreason.scaling.continuation.CompletionEngine` over ``model.generate``.
 
-    def generate(
-        self,
-        prompts: Sequence[str],
-        *,
-        n: int = 1,
-        temperature: float = 0.0,
-        max_new_tokens: int = 1024,
-        control: ThinkingControl | None = None,
-        seed: int | None = None,
-        top_p: float = 1.0,
-    ) -> list[list[Generation]]:
-        """Return ``n`` generations per prompt, in prompt order; one ``generate`` call per batch.
+    Requests with the same settings go into one left-padded ``generate`` call of at most
+    ``batch_size`` rows (longest first); each stops on its stop ids with HF's ``eos_token_id``
+    list, honours ``min_tokens`` with ``min_new_tokens`` and bans ids with ``suppress_tokens``.
+    Sampling draws from a generator seeded by the requests' seeds, under ``torch.random.fork_rng``
+    so the caller's global random state is left alone.
 
-        Args:
-            prompts: Prompts from :meth:`prompt` (the text the model continues).
-            n: Samples per prompt, all in the same ``generate`` call. Greedy samples would be
-                identical, so with ``temperature=0`` one is generated and repeated ``n`` times.
-            temperature: 0 for greedy decoding; above 0 samples.
-            max_new_tokens: Tokens per sample at most, delimiters and answer included.
-            control: The thinking control to enforce; None lets the model think freely (the
-                thinking and answer are still split and counted using the format).
-            seed: Seed for sampling; None draws a fresh one.
-            top_p: Nucleus sampling mass (1.0: off).
+    Args:
+        model: A loaded causal LM.
+        pad_token_id: The id used to pad rows.
+        batch_size: Rows per ``generate`` call.
+        progress: Show a progress bar over calls; None shows it only on a terminal.
 
-        Raises:
-            ConfigError: ``n``, ``temperature``, ``max_new_tokens``, ``top_p`` or ``control`` are
-                invalid.
-            DataError: ``prompts`` is not a sequence of strings.
-        """
-        check_generate_args(prompts, n, temperature, max_new_tokens, control, seed, top_p)
-        if not prompts:
-            return []
-        ids = self.control_ids(control)
-        encoded = [self.tokenizer.encode(p, add_special_tokens=False) for p in prompts]
-        copies = n if temperature > 0 else 1
-        generator = None
-        if temperature > 0:
-            generator = torch.Generator(device=self.device)
-            if seed is None:
-                generator.seed()
-            else:
-                generator.manual_seed(seed)
-        order = sorted(range(len(prompts)), key=lambda i: -len(encoded[i]))
-        batches = [order[i : i + self.batch_size] for i in range(0, len(order), self.batch_size)]
-        results: list[list[Generation]] = [[] for _ in prompts]
+    Example:
+        >>> engine = TransformersEngine(model, pad_token_id=0)  # doctest: +SKIP
+        >>> [r] = engine.complete([CompletionRequest((1, 2), max_tokens=4)])  # doctest: +SKIP
+        >>> r.finish_reason  # doctest: +SKIP
+        'length'
+    """
 
+    def __init__(
+        self, model: Any, pad_token_id: int, batch_size: int = 16, progress: bool | None = None
+    ):
+        self.model = model
+        self.pad_token_id = pad_token_id
+        self.batch_size = batch_size
+        self.progress = progress
+
+    def complete(self, requests: Sequence[CompletionRequest]) -> list[CompletionResult]:
+        """Generate every request; results in the requests' order."""
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for i, r in enumerate(requests):
+            key = (r.max_tokens, r.min_tokens, r.stop_token_ids, r.banned_token_ids)
+            groups.setdefault((*key, r.temperature, r.top_p), []).append(i)
+        calls = []
+        for indices in groups.values():
+            indices.sort(key=lambda i: -len(requests[i].prompt))
+            calls += [
+                indices[k : k + self.batch_size] for k in range(0, len(indices), self.batch_size)
+            ]
+        results: list[CompletionResult | None] = [None] * len(requests)
         from tqdm.auto import tqdm
 
-        bar = tqdm(batches, desc="generate", unit="batch", disable=_disable(self.progress, batches))
-        for batch in bar:
-            rows = [encoded[i] for i in batch for _ in range(copies)]
-            generations = self._generate_rows(
-                rows, ids, control, temperature, top_p, max_new_tokens, generator
-            )
-            for k, i in enumerate(batch):
-                samples = generations[k * copies : (k + 1) * copies]
-                results[i] = samples * n if copies == 1 else samples
-        return results
+        for call in tqdm(
+            calls, desc="generate", unit="batch", disable=_disable(self.progress, calls)
+        ):
+            for i, result in zip(call, self._call([requests[i] for i in call]), strict=True):
+                results[i] = result
+        return results  # type: ignore[return-value]
 
-    def _generate_rows(
-        self,
-        rows: list[list[int]],
-        ids: ControlIds,
-        control: ThinkingControl | None,
-        temperature: float,
-        top_p: float,
-        max_new_tokens: int,
-        generator: torch.Generator | None,
-    ) -> list[Generation]:
-        input_ids, attention_mask = _left_pad(rows, self.pad_token_id, self.device)
-        processor = None
-        if control is not None or temperature > 0:
-            processor = ThinkingProcessor(
-                control, ids, temperature=temperature, top_p=top_p, generator=generator
-            )
-        with torch.inference_mode():
+    def _call(self, requests: list[CompletionRequest]) -> list[CompletionResult]:
+        first = requests[0]
+        rows = []
+        for r in requests:
+            if isinstance(r.prompt, str):
+                raise EngineError("the transformers engine takes token-id prompts")
+            rows.append(list(r.prompt))
+        input_ids, attention_mask = _left_pad(rows, self.pad_token_id, self.model.device)
+        stop = list(first.stop_token_ids)
+        options: dict[str, Any] = {"do_sample": False, "temperature": None, "top_p": None}
+        if first.temperature > 0:
+            options = {"do_sample": True, "temperature": first.temperature, "top_p": first.top_p}
+        devices = [self.model.device] if self.model.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), torch.inference_mode():
+            if first.temperature > 0:
+                torch.manual_seed(sum(r.seed or 0 for r in requests))
             out = self.model.generate(
                 input_ids=input_ids,
                 attention_mask=attention_mask,
-                max_new_tokens=max_new_tokens,
-                # The processor picks every token itself (greedy or sampled), so HF must only
-                # take its single finite score; HF's own warpers stay off.
-                do_sample=False,
-                num_beams=1,
-                temperature=None,
-                top_p=None,
-                top_k=None,
-                eos_token_id=list(ids.stop),
+                max_new_tokens=first.max_tokens,
+                min_new_tokens=first.min_tokens or None,
+                eos_token_id=stop or None,
                 pad_token_id=self.pad_token_id,
-                logits_processor=LogitsProcessorList([processor] if processor else []),
+                suppress_tokens=list(first.banned_token_ids) or None,
+                num_beams=1,
+                top_k=None,
+                **options,
             )
-        generated = out[:, input_ids.shape[1] :].tolist()
-        width = out.shape[1] - input_ids.shape[1]
-        if control is not None:
-            assert processor is not None
-            stats = processor.stats(width)
-        else:
-            stats = [_uncontrolled_stats(row, ids, self._separator_ids) for row in generated]
-        return [self._generation(row, s) for row, s in zip(generated, stats, strict=True)]
-
-    @property
-    def _separator_ids(self) -> tuple[int, ...]:
-        sep = self.format.answer_separator
-        return tuple(self.tokenizer.encode(sep, add_special_tokens=False)) if sep else ()
-
-    def _generation(self, row: list[int], stats: RowStats) -> Generation:
-        # The end-of-turn token is not part of the text: finish_reason says how the turn ended.
-        tokens = row[: stats.length - 1] if stats.finished else row[: stats.length]
-        text = self.tokenizer.decode(
-            tokens, skip_special_tokens=False, clean_up_tokenization_spaces=False
-        )
-        thinking, answer = self.format.parse(text, end_of_turn=self.end_of_turn)
-        return Generation(
-            text=text,
-            thinking=thinking,
-            answer_text=answer,
-            thinking_tokens=stats.thinking_tokens,
-            answer_tokens=stats.answer_tokens,
-            finish_reason="stop" if stats.finished and not stats.answer_cut else "length",
-            waits=stats.waits,
-            forced_end=stats.forced_end,
-        )
-
-
-def _uncontrolled_stats(row: list[int], ids: ControlIds, separator: tuple[int, ...]) -> RowStats:
-    """Count thinking and answer tokens of a free generation from its ids.
-
-    Thinking is everything before the first ``think_end``; the answer is what follows it and the
-    answer separator (when the model wrote exactly the separator's tokens), end of turn excluded.
-    """
-    stop = set(ids.stop)
-    eot = next((i for i, t in enumerate(row) if t in stop), None)
-    finished = eot is not None
-    length = eot + 1 if eot is not None else len(row)
-    body = row[:eot] if eot is not None else row
-    end = find_ids(body, ids.think_end)
-    if end < 0:
-        return RowStats(len(body), 0, 0, False, finished, False, length)
-    answer_start = end + len(ids.think_end)
-    if separator and tuple(body[answer_start : answer_start + len(separator)]) == separator:
-        answer_start += len(separator)
-    return RowStats(end, len(body) - answer_start, 0, False, finished, False, length)
+        stops = set(stop)
+        results = []
+        for row in out[:, input_ids.shape[1] :].tolist():
+            end = next((k for k, t in enumerate(row) if t in stops), None)
+            ids = row[: end + 1] if end is not None else row[: first.max_tokens]
+            results.append(
+                CompletionResult(
+                    text="",
+                    num_tokens=len(ids),
+                    finish_reason="stop" if end is not None else "length",
+                    token_ids=tuple(ids),
+                )
+            )
+        return results
 
 
 def _left_pad(

@@ -1,13 +1,12 @@
 """A :class:`~tinyreason.interfaces.Backend` over in-process vLLM (``vllm.LLM``), budget-forced.
 
-vLLM's offline engine cannot run tinyreason's logits processor across its batch, so thinking
-control runs as s1 ran it (:mod:`tinyreason.scaling.continuation`): each round is one
-``llm.generate`` call over every unfinished sample, with a ``SamplingParams`` per request that
-stops on the exact stop token ids (no stop strings: vLLM returns token ids, so nothing is matched
-on text), ``min_tokens=0`` (an early stop is an attempt to end, answered with "Wait"),
-``skip_special_tokens=False`` and a ``logit_bias`` banning the delimiters while answering.
-Samples continue from token ids, and vLLM's prefix cache makes re-sending the growing context
-cheap.
+Thinking control runs s1's own loop (:mod:`tinyreason.scaling.continuation`), as s1's
+lm-evaluation-harness fork drove vLLM: each round is one ``llm.generate`` call over every
+unfinished sample, with a ``SamplingParams`` per request that stops on the exact stop token ids
+(no stop strings: vLLM returns token ids, so nothing is matched on text), the round's
+``min_tokens`` (1 when waits are asked for, as s1), ``skip_special_tokens=False`` and, only with
+``ban_delimiters_in_answer``, a ``logit_bias``. Samples continue from token ids, and vLLM's prefix
+cache makes re-sending the growing context cheap.
 
 vLLM is imported only when a :class:`VLLMBackend` is built; this module imports without it.
 Install it on a CUDA machine with ``pip install 'tinyreason[vllm]'`` (it pins its own torch and
@@ -25,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..records import Generation
 from ..students.formats import ThinkFormat
 from .common import resolve_format
 from .continuation import (
@@ -34,8 +32,8 @@ from .continuation import (
     CompletionResult,
     Continuation,
     EngineError,
+    RoundsBackend,
 )
-from .control import ThinkingControl
 
 __all__ = ["VLLMBackend", "VLLMEngine", "prompt_input", "result_from_output", "sampling_kwargs"]
 
@@ -56,7 +54,7 @@ def sampling_kwargs(request: CompletionRequest) -> dict[str, Any]:
         "top_p": request.top_p,
         "seed": request.seed,
         "stop_token_ids": list(request.stop_token_ids),
-        "min_tokens": 0,
+        "min_tokens": request.min_tokens,
         "skip_special_tokens": False,
         "spaces_between_special_tokens": False,
         "include_stop_str_in_output": False,
@@ -126,7 +124,7 @@ class VLLMEngine:
         return [result_from_output(o) for o in outputs]
 
 
-class VLLMBackend:
+class VLLMBackend(RoundsBackend):
     """Generate with in-process vLLM, enforcing thinking control by stop-and-continue.
 
     Args:
@@ -204,6 +202,7 @@ class VLLMBackend:
             self.tokenizer,
             self.format,
             extra_stop=[eos] if isinstance(eos, int) else [],
+            context_window=_max_model_len(self.llm),
             progress=progress,
         )
 
@@ -221,35 +220,12 @@ class VLLMBackend:
             "vllm": self._vllm_version,
         }
 
-    def prompt(self, question: str) -> str:
-        """Render ``question`` with the chat template, ending with the format's ``think_start``."""
-        return self.format.prompt(self.tokenizer, question)
 
-    def generate(
-        self,
-        prompts: Sequence[str],
-        *,
-        n: int = 1,
-        temperature: float = 0.0,
-        max_new_tokens: int = 1024,
-        control: ThinkingControl | None = None,
-        seed: int | None = None,
-        top_p: float = 1.0,
-    ) -> list[list[Generation]]:
-        """Return ``n`` generations per prompt, in prompt order; one ``llm.generate`` per round.
-
-        Args and errors are those of
-        :meth:`~tinyreason.scaling.continuation.Continuation.generate`.
-        """
-        return self._runner.generate(
-            prompts,
-            n=n,
-            temperature=temperature,
-            max_new_tokens=max_new_tokens,
-            control=control,
-            seed=seed,
-            top_p=top_p,
-        )
+def _max_model_len(llm: Any) -> int | None:
+    """The engine's context length (``llm.llm_engine.model_config.max_model_len``), if it says."""
+    config = getattr(getattr(llm, "llm_engine", None), "model_config", None)
+    length = getattr(config, "max_model_len", None)
+    return length if isinstance(length, int) and length > 0 else None
 
 
 def _import_vllm() -> Any:

@@ -37,12 +37,14 @@ def _check_common(n: Any, temperature: Any, inner: Any, max_new_tokens: Any, kin
             f"inner must be a BudgetForcing (its control applies to each sample) or None, got "
             f"{type(inner).__name__}"
         )
-    if (
+    if max_new_tokens is not None and (
         isinstance(max_new_tokens, bool)
         or not isinstance(max_new_tokens, int)
         or max_new_tokens < 1
     ):
-        problems.append(f"max_new_tokens must be a whole number >= 1, got {max_new_tokens!r}")
+        problems.append(
+            f"max_new_tokens must be None or a whole number >= 1, got {max_new_tokens!r}"
+        )
     if problems:
         raise ConfigError(problems)
 
@@ -53,7 +55,7 @@ def _sample(
     n: int,
     temperature: float,
     inner: BudgetForcing | None,
-    max_new_tokens: int,
+    max_new_tokens: int | None,
     seed: int | None,
 ) -> list[list[Generation]]:
     """``n`` generations per problem from one backend call."""
@@ -83,7 +85,8 @@ class MajorityVote:
         temperature: Sampling temperature (0 would make every sample identical).
         inner: A :class:`BudgetForcing` whose control applies to every sample (its own
             ``temperature`` is ignored; its budget sets the generation length).
-        max_new_tokens: Tokens per sample when ``inner`` is None.
+        max_new_tokens: Tokens per sample when ``inner`` is None (None: the backend sizes it
+            from the model's context window).
         answer_kind: How answers are extracted (``"auto"``, ``"math"``, ``"integer"``,
             ``"multiple_choice"``).
 
@@ -99,7 +102,7 @@ class MajorityVote:
     n: int = 8
     temperature: float = 0.7
     inner: BudgetForcing | None = None
-    max_new_tokens: int = 1024
+    max_new_tokens: int | None = None
     answer_kind: str = "auto"
 
     def __post_init__(self) -> None:
@@ -162,7 +165,8 @@ class BestOfN:
             verifier, a length penalty...). A NaN score ranks last; ties go to the earliest sample.
         temperature: Sampling temperature.
         inner: A :class:`BudgetForcing` whose control applies to every sample.
-        max_new_tokens: Tokens per sample when ``inner`` is None.
+        max_new_tokens: Tokens per sample when ``inner`` is None (None: the backend sizes it
+            from the model's context window).
         answer_kind: How the kept sample's answer is extracted.
 
     Example:
@@ -176,7 +180,7 @@ class BestOfN:
     scorer: Callable[[Problem, Generation], float] | None = None
     temperature: float = 0.7
     inner: BudgetForcing | None = None
-    max_new_tokens: int = 1024
+    max_new_tokens: int | None = None
     answer_kind: str = "auto"
 
     def __post_init__(self) -> None:

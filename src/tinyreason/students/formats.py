@@ -6,9 +6,10 @@ format object, so the delimiters the student learns are exactly the ones budget 
 
 Built-in formats:
 
-* ``qwen-s1``: s1's ``<|im_start|>think\\n{thinking}\\n<|im_start|>answer\\n{answer}``. The
-  delimiters are plain text after Qwen's ``<|im_start|>`` special token, not new tokens; the end
-  delimiter is two tokens.
+* ``qwen-s1``: s1's ``<|im_start|>think\\n{thinking}\\n<|im_start|>answer\\n{answer}``, with
+  ``"Answer: "`` put before an answer that does not already contain ``Answer:`` (s1's
+  ``data/tokenization.py``). The delimiters are plain text after Qwen's ``<|im_start|>`` special
+  token, not new tokens; the end delimiter is two tokens.
 * ``think-tags``: DeepSeek-R1 / Qwen3's ``<think>\\n{thinking}\\n</think>\\n\\n{answer}``.
 """
 
@@ -57,6 +58,8 @@ class ThinkFormat:
         end_of_turn: Text that ends the assistant turn; None uses the tokenizer's EOS token.
         system_prompt: A system message to add to every prompt, if any (None lets the chat
             template add its own default, as Qwen's does).
+        answer_prefix: Put before a trained answer that does not already contain it (stripped):
+            s1 trains on ``"Answer: " + attempt`` unless the attempt holds ``Answer:``.
 
     Example:
         >>> fmt = ThinkFormat("think-tags", "<think>", "</think>", answer_separator="\\n\\n")
@@ -72,6 +75,7 @@ class ThinkFormat:
     answer_separator: str = "\n"
     end_of_turn: str | None = None
     system_prompt: str | None = None
+    answer_prefix: str | None = None
 
     def __post_init__(self) -> None:
         problems = [
@@ -110,7 +114,10 @@ class ThinkFormat:
         return self.chat_prompt(tokenizer, question) + self.think_start
 
     def assistant_text(self, thinking: str, answer: str) -> str:
-        """The assistant's turn without the end-of-turn token."""
+        """The assistant's turn without the end-of-turn token (s1's rule for the answer prefix)."""
+        prefix = self.answer_prefix
+        if prefix and prefix.strip() not in answer:
+            answer = prefix + answer
         return (
             f"{self.think_start}\n{thinking.strip()}\n{self.think_end}"
             f"{self.answer_separator}{answer.strip()}"
@@ -127,8 +134,24 @@ class ThinkFormat:
         return eot
 
     def completion(self, thinking: str, answer: str, tokenizer: Any) -> str:
-        """What the student is trained to write: thinking, answer and the end of turn."""
-        return self.assistant_text(thinking, answer) + self.eot(tokenizer)
+        """What the student is trained to write: thinking, answer and the end of turn.
+
+        It is the text the chat template renders after the assistant header, as s1 builds its
+        training text with ``apply_chat_template`` (Qwen's ends the turn with ``<|im_end|>\\n``).
+        A template that rewrites the assistant's content (R1's drops the thinking) is not used:
+        then the turn is the content and the end-of-turn token.
+        """
+        content = self.assistant_text(thinking, answer)
+        if getattr(tokenizer, "chat_template", None):
+            prompt = self.chat_prompt(tokenizer, "?")
+            full = tokenizer.apply_chat_template(
+                [*self.messages("?"), {"role": "assistant", "content": content}], tokenize=False
+            )
+            if isinstance(full, str) and full.startswith(prompt + content):
+                turn = full[len(prompt) :]
+                if turn[len(content) :].startswith(self.eot(tokenizer)):
+                    return turn
+        return content + self.eot(tokenizer)
 
     def training_example(
         self, tokenizer: Any, question: str, thinking: str, answer: str
@@ -140,16 +163,19 @@ class ThinkFormat:
         }
 
     def forced_end(self, final_answer_text: str | None = None) -> str:
-        """Text forced when the thinking budget runs out.
+        """Text appended when the thinking budget runs out.
 
-        s1 forces ``\\n<|im_start|>answer\\nFinal Answer:``.
+        s1 appends ``<|im_start|>answer\\nFinal Answer:`` (the delimiter, a newline, the lead-in,
+        whatever the format's separator), after a newline unless the thinking ends with one.
         """
-        text = f"\n{self.think_end}{self.answer_separator}"
-        return text + final_answer_text if final_answer_text else text
+        return f"{self.think_end}\n{final_answer_text}" if final_answer_text else self.think_end
 
     def natural_end(self) -> str:
-        """Text that completes thinking when the model ends it itself."""
-        return f"{self.think_end}{self.answer_separator}"
+        """Text appended when the model ends thinking itself: the delimiter alone, as in s1.
+
+        The model writes the separator itself.
+        """
+        return self.think_end
 
     # -- parsing -----------------------------------------------------------------------------
 
@@ -212,7 +238,7 @@ def qwen_s1(
     """s1's format: ``<|im_start|>think`` ... ``<|im_start|>answer`` (Qwen2.5 chat template).
 
     Example:
-        >>> qwen_s1().assistant_text("2+2=4", "Answer: 4")
+        >>> qwen_s1().assistant_text("2+2=4", "4")
         '<|im_start|>think\\n2+2=4\\n<|im_start|>answer\\nAnswer: 4'
     """
     return ThinkFormat(
@@ -222,6 +248,7 @@ def qwen_s1(
         answer_separator="\n",
         end_of_turn=end_of_turn,
         system_prompt=system_prompt,
+        answer_prefix="Answer: ",
     )
 
 

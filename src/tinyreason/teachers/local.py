@@ -129,14 +129,20 @@ class LocalProvider:
                 fmt = dataclasses.replace(fmt, system_prompt=request.system)
             prompt = fmt.prompt(backend.tokenizer, request.question)
             control = None
+            limit = int(settings.get("max_output_tokens") or DEFAULT_MAX_NEW_TOKENS)
             if settings.get("thinking_budget") is not None:
                 from ..scaling.control import ThinkingControl
 
-                control = ThinkingControl(max_thinking=int(settings["thinking_budget"]))
+                budget = int(settings["thinking_budget"])
+                # max_output_tokens bounds the whole reply, as a provider's does: the answer gets
+                # what the thinking budget leaves of it.
+                control = ThinkingControl(
+                    max_thinking=budget, max_answer_tokens=max(1, limit - budget)
+                )
             options: dict[str, Any] = {
                 "n": 1,
                 "temperature": float(settings.get("temperature") or 0.0),
-                "max_new_tokens": int(settings.get("max_output_tokens") or DEFAULT_MAX_NEW_TOKENS),
+                "max_new_tokens": limit,
                 "control": control,
                 "seed": settings.get("seed"),
             }

@@ -313,16 +313,20 @@ class CompletionsServer:
 
     def handle(self, method: str, path: str, body: bytes, headers: Mapping[str, str]) -> tuple:
         """Answer one HTTP request: ``(status, JSON payload, extra headers)``."""
+        route = path.split("?", 1)[0].rstrip("/")
         with self._lock:
-            fault = self._faults.popleft() if self._faults else None
+            # Injected faults hit completions only: a backend's one-off GET /models stays clean.
+            fault = self._faults.popleft() if self._faults and method == "POST" else None
         if fault is not None:
             # retry-after-ms keeps an SDK's retry of an injected 429/5xx fast in tests.
             return fault, _error(f"injected failure {fault}", fault), {"retry-after-ms": "1"}
         if self._api_key is not None and headers.get("Authorization") != f"Bearer {self._api_key}":
             return 401, _error("invalid API key: send Authorization: Bearer <key>", 401), {}
-        route = path.split("?", 1)[0].rstrip("/")
         if method == "GET" and route == "/v1/models":
-            return 200, {"object": "list", "data": [{"id": self.model_name, "object": "model"}]}, {}
+            # vLLM lists each model's max_model_len; backends size budgets from it.
+            window = getattr(self.model.config, "max_position_embeddings", None)
+            entry = {"id": self.model_name, "object": "model", "max_model_len": window}
+            return 200, {"object": "list", "data": [entry]}, {}
         if method != "POST" or route != "/v1/completions":
             return (
                 404,

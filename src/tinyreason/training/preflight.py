@@ -148,6 +148,31 @@ def token_lengths(
     return starts, [len(f) for f in full_ids], diverging, full_ids
 
 
+def tokenized_rows(starts: Sequence[int], full_ids: Sequence[Sequence[int]]) -> Any:
+    """The rows TRL trains on, tokenized here: ``input_ids`` and ``completion_mask``.
+
+    Handing TRL tokenized rows keeps the trained text exactly the rendered one: given text, TRL
+    appends its EOS to every completion that does not end with it, which would add a second end
+    of turn after s1's ``<|im_end|>\\n``. The tokenization is TRL's own (the prompt alone, then
+    prompt + completion; the completion starts where they diverge), from :func:`token_lengths`.
+
+    Example:
+        >>> rows = tokenized_rows([2], [[5, 6, 7, 8]])
+        >>> rows[0]["completion_mask"]
+        [0, 0, 1, 1]
+    """
+    from datasets import Dataset
+
+    return Dataset.from_dict(
+        {
+            "input_ids": [list(ids) for ids in full_ids],
+            "completion_mask": [
+                [0] * s + [1] * (len(ids) - s) for s, ids in zip(starts, full_ids, strict=True)
+            ],
+        }
+    )
+
+
 def _rows_text(indices: Sequence[int]) -> str:
     shown = ", ".join(str(i) for i in indices[:5])
     return shown + (f" and {len(indices) - 5} more" if len(indices) > 5 else "")
@@ -199,6 +224,7 @@ def run_preflight(
     gpu: str | None = "H100",
     mfu: float = DEFAULT_MFU,
     warn_above: float = TRUNCATION_WARN_FRACTION,
+    tokens: tuple[list[int], list[int], int, list[list[int]]] | None = None,
 ) -> PreflightReport:
     """Check rendered prompt/completion rows against a trainer's settings.
 
@@ -212,6 +238,7 @@ def run_preflight(
         gpu: GPU type for the estimate (None: no estimate).
         mfu: Assumed model FLOPs utilisation for the estimate.
         warn_above: Warn when a larger share of rows is truncated.
+        tokens: :func:`token_lengths` of the rows, when the caller has them already.
 
     Raises:
         ConfigError: the block size is shorter than every row, the end of turn is not trained,
@@ -220,7 +247,7 @@ def run_preflight(
     """
     block = trainer.block_size
     eot_id = trainer._format.tokens(tokenizer).end_of_turn[0]
-    starts, totals, diverging, full_ids = token_lengths(tokenizer, examples)
+    starts, totals, diverging, full_ids = tokens or token_lengths(tokenizer, examples)
     n = len(totals)
     problems: list[str] = []
     shortest = min(totals)

@@ -51,6 +51,9 @@ _S1: Mapping[str, Any] = MappingProxyType(
 PRESETS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
     {
         "s1": _S1,
+        # s1.1 (s1K-1.1's DeepSeek-R1 traces): the same recipe with block size 20,000, which
+        # s1's authors used to avoid running out of memory on the longer traces.
+        "s1.1": MappingProxyType({**_S1, "block_size": 20000}),
         "s1-lora": MappingProxyType({**_S1, "learning_rate": 1e-4}),
     }
 )
@@ -68,7 +71,7 @@ def preset(name: str) -> dict[str, Any]:
         >>> preset("s2")
         Traceback (most recent call last):
         ...
-        tinyreason.errors.ConfigError: unknown preset 's2'; known presets: s1, s1-lora
+        tinyreason.errors.ConfigError: unknown preset 's2'; known presets: s1, s1-lora, s1.1
     """
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r}; known presets: {', '.join(sorted(PRESETS))}")

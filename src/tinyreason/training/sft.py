@@ -27,7 +27,14 @@ from ._runtime import TokenCounter, all_ranks, checkpoint_step, find_checkpoint,
 from .base import TrainedStudent
 from .config import rank, sft_config, world_size
 from .estimate import DEFAULT_MFU, gpu_key
-from .preflight import PreflightReport, TruncationWarning, count_parameters, run_preflight
+from .preflight import (
+    PreflightReport,
+    TruncationWarning,
+    count_parameters,
+    run_preflight,
+    token_lengths,
+    tokenized_rows,
+)
 from .presets import preset
 
 __all__ = ["FullTrainer", "SFTTrainerBase"]
@@ -218,7 +225,7 @@ class SFTTrainerBase:
 
     def _prepare(
         self, dataset: Any, gpu: str | None, mfu: float, on_gpu: bool
-    ) -> tuple[Any, Any, PreflightReport]:
+    ) -> tuple[Any, Any, PreflightReport, Any]:
         from transformers import AutoTokenizer
 
         self._check_runtime(on_gpu)
@@ -226,13 +233,21 @@ class SFTTrainerBase:
         self._format.tokens(tokenizer)  # delimiters must fit the tokenizer: fail before compute
         examples = self.examples(dataset, tokenizer)
         parameters = count_parameters(str(self.base)) if gpu else None
+        tokens = token_lengths(tokenizer, examples)
         with warnings.catch_warnings():
             if rank() != 0:  # one warning per run, not one per process
                 warnings.simplefilter("ignore", TruncationWarning)
             report = run_preflight(
-                self, examples, tokenizer, on_gpu=on_gpu, parameters=parameters, gpu=gpu, mfu=mfu
+                self,
+                examples,
+                tokenizer,
+                on_gpu=on_gpu,
+                parameters=parameters,
+                gpu=gpu,
+                mfu=mfu,
+                tokens=tokens,
             )
-        return tokenizer, examples, report
+        return tokenizer, examples, report, tokenized_rows(tokens[0], tokens[3])
 
     def preflight(
         self, dataset: Any, *, gpu: str | None = None, mfu: float = DEFAULT_MFU
@@ -315,7 +330,7 @@ class SFTTrainerBase:
         on_gpu = torch.cuda.is_available()
         dataset, _ = unwrap_selection(dataset, None)
         gpu = _local_gpu(on_gpu)
-        tokenizer, examples, report = self._prepare(dataset, gpu, DEFAULT_MFU, on_gpu)
+        tokenizer, examples, report, rows = self._prepare(dataset, gpu, DEFAULT_MFU, on_gpu)
         args = sft_config(
             self, self._output_dir(), len(examples), on_gpu, self._format.eot(tokenizer)
         )
@@ -325,7 +340,7 @@ class SFTTrainerBase:
         trainer = SFTTrainer(
             model=self._load_model(args, on_gpu),
             args=args,
-            train_dataset=examples,
+            train_dataset=rows,  # tokenized: trained exactly as rendered (no EOS added)
             processing_class=tokenizer,
             peft_config=self._peft_config(),
         )
