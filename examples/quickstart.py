@@ -22,7 +22,7 @@ print(selection)
 
 # 3. Train: a tiny student from scratch, loss on the thinking and the answer only.
 base = build_student("runs/quickstart/base")
-fmt = tr.student("think-tags", answer_separator="\n")
+fmt = tr.chat_format("think-tags", answer_separator="\n")
 student = tr.trainer(
     "full",
     base=str(base),

@@ -7,16 +7,13 @@ Run: ``.venv/bin/python -m pytest`` (add ``-m "not slow"`` to skip the pip-insta
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import tinyreason as tr
-
-# The module, not the tr.plugins() function that shadows it as an attribute of the package.
-_plugins = importlib.import_module("tinyreason.plugins")
+from tinyreason import registry
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -27,7 +24,7 @@ def _fresh_plugins() -> Iterator[None]:
     try:
         yield
     finally:
-        _plugins.reset()
+        registry.reset()
 
 
 @pytest.fixture

@@ -102,7 +102,7 @@ with warnings.catch_warnings(record=True) as caught:
         if DISTILL:  # imports datasets (2 s): only where it is the point
             ds = teacher.distill([tr.Problem("p1", "What is 6 * 7?", answer="42")])
             result["hello"] = [ds[0]["thinking_trajectories"], ds[0]["attempt"], ds[0]["teacher"]]
-        result["hello_tags"] = tr.student("hello-tags").think_end
+        result["hello_tags"] = tr.chat_format("hello-tags").think_end
     except tr.UnknownPluginError as err:
         result["hello"] = "unknown: " + str(err)
     tr.plugins(); tr.available("scaler")  # again: nothing loads or warns twice
@@ -110,7 +110,7 @@ result["warnings"] = [[w.category.__name__, str(w.message)] for w in caught]
 result["plugins"] = {p.name: {"status": p.status, "distribution": p.distribution,
                               "error": p.error, "provides": p.provides} for p in tr.plugins()}
 result["students"] = tr.available("student")
-result["qwen"] = tr.student("qwen-s1").name
+result["qwen"] = tr.chat_format("qwen-s1").name
 print(json.dumps(result))
 """
 

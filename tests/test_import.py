@@ -31,7 +31,7 @@ if {use!r}:
     tr.plugins()
     tr.available("scaler")
     tr.available("teacher")
-    tr.student("qwen-s1")
+    tr.chat_format("qwen-s1")
     loaded["use"] = [m for m in heavy if m in sys.modules]
 print(json.dumps({{"seconds": seconds, "loaded": loaded}}))
 """
@@ -60,7 +60,7 @@ def test_import_and_plugin_lookup_load_no_heavy_library() -> None:
     loaded = _run(use=True)["loaded"]
     assert loaded["import"] == [], f"import tinyreason loaded {loaded['import']}"
     assert loaded["use"] == [], (
-        f"tr.plugins() / tr.available() / tr.student() loaded {loaded['use']}"
+        f"tr.plugins() / tr.available() / tr.chat_format() loaded {loaded['use']}"
     )
 
 

@@ -6,7 +6,6 @@ registered in-process with ``tr.register_plugin``, as a notebook or a test does.
 
 from __future__ import annotations
 
-import importlib
 import types
 import warnings
 from collections.abc import Sequence
@@ -15,10 +14,10 @@ from typing import Any
 import pytest
 
 import tinyreason as tr
+from tinyreason import registry
 from tinyreason.hookspecs import HOOKS
 
-plugins_module = importlib.import_module("tinyreason.plugins")  # tr.plugins is the function
-PluginWarning = plugins_module.PluginWarning
+PluginWarning = registry.PluginWarning
 
 
 # -- minimal objects that fit each protocol ------------------------------------------------------
@@ -56,7 +55,7 @@ class ToyBenchmark:
 
 class ToyBackend:
     def __init__(self) -> None:
-        self.format = tr.student("think-tags")
+        self.format = tr.chat_format("think-tags")
 
     def prompt(self, question: str) -> str:
         return question
@@ -122,7 +121,7 @@ GETTERS = {
     "selector": (tr.selector, "toy-selector", {"k": 3}, tr.Selector),
     "trainer": (tr.trainer, "toy-trainer", {"base": "tiny"}, tr.Trainer),
     "scaler": (tr.scaler, "toy-scaler", {}, tr.TestTimeScaler),
-    "student": (tr.student, "toy-tags", {}, tr.StudentFormat),
+    "student": (tr.chat_format, "toy-tags", {}, tr.StudentFormat),
     "benchmark": (tr.benchmark, "toy-bench", {}, tr.Benchmark),
     "backend": (tr.backend, "toy-backend", {}, tr.Backend),
 }
@@ -148,10 +147,19 @@ def test_builtins_register_through_the_hooks() -> None:
     assert builtins.status == "builtin"
     assert {"fake"} <= set(builtins.provides["teacher"])
     assert {"qwen-s1", "think-tags"} <= set(builtins.provides["student"])
-    assert tr.student("think-tags").think_end == "</think>"
+    assert tr.chat_format("think-tags").think_end == "</think>"
     teacher = tr.teacher("fake", thinking_kind="summary")
     assert isinstance(teacher, tr.testing.FakeTeacher)
     assert teacher.thinking_kind == "summary"
+
+
+def test_student_is_a_deprecated_alias_of_chat_format() -> None:
+    deprecated = r"tr\.student\(\) is deprecated.*Use tr\.chat_format\(name"
+    with pytest.warns(DeprecationWarning, match=deprecated) as record:
+        fmt = tr.student("qwen-s1", system_prompt="Be brief.")
+    assert record[0].filename == __file__  # stacklevel=2: the warning points at the caller
+    assert fmt == tr.chat_format("qwen-s1", system_prompt="Be brief.")
+    assert isinstance(fmt, tr.students.ThinkFormat)
 
 
 def test_available_is_sorted_and_checks_the_kind() -> None:
@@ -168,12 +176,13 @@ def test_available_is_sorted_and_checks_the_kind() -> None:
 
 def test_unknown_name_lists_known_names_and_suggests() -> None:
     with pytest.raises(tr.UnknownPluginError) as info:
-        tr.student("qwen-s")
+        tr.chat_format("qwen-s")
     err = info.value
     assert isinstance(err, KeyError)
     assert (err.kind, err.name) == ("student", "qwen-s")
     assert err.known == tr.available("student")
     message = str(err)
+    assert message.startswith("unknown chat format 'qwen-s'")  # what it is, not the kind's name
     assert "did you mean 'qwen-s1'" in message
     assert "qwen-s1, think-tags" in message
     assert "register_students" in message
@@ -240,7 +249,7 @@ def test_lazy_factory_with_a_wrong_attribute() -> None:
         _plugin("lazy", "student", {"typo": "tinyreason.students.formats:qwen_s2"}), name="lazy"
     )
     with pytest.raises(tr.PluginError, match=r"cannot load 'tinyreason.students.formats:qwen_s2'"):
-        tr.student("typo")
+        tr.chat_format("typo")
 
 
 # -- notebook plugins ------------------------------------------------------------------------------
@@ -340,7 +349,7 @@ def test_duplicate_name_from_two_plugins_keeps_the_first_and_warns() -> None:
 def test_plugin_cannot_take_over_a_builtin_name() -> None:
     tr.register_plugin(_plugin("usurper", "student", {"qwen-s1": ToySelector}))
     with pytest.warns(PluginWarning, match=r"already provided by plugin 'tinyreason.builtins'"):
-        assert tr.student("qwen-s1").name == "qwen-s1"
+        assert tr.chat_format("qwen-s1").name == "qwen-s1"
 
 
 def test_same_plugin_registering_a_name_twice_keeps_the_last() -> None:
@@ -375,7 +384,7 @@ def test_hook_that_raises_is_isolated() -> None:
     info = _info("raising")
     assert info.status == "partial"  # loaded; one hook raised; what it did register works
     assert info.error == "register_scalers raised RuntimeError: no GPU here"
-    assert tr.student("qwen-s1").name == "qwen-s1"
+    assert tr.chat_format("qwen-s1").name == "qwen-s1"
 
 
 @pytest.mark.parametrize(
@@ -434,7 +443,7 @@ def test_trace_plugins_prints_hook_calls(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("TINYREASON_TRACE_PLUGINS", "1")
-    plugins_module.reset()
+    registry.reset()
     tr.register_plugin(ToyPlugin(), name="toy")
     assert "toy-teacher" in tr.available("teacher")
     out = capsys.readouterr().out
@@ -444,6 +453,6 @@ def test_trace_plugins_prints_hook_calls(
 
 def test_reset_forgets_notebook_plugins() -> None:
     tr.register_plugin(ToyPlugin(), name="toy")
-    plugins_module.reset()
+    registry.reset()
     assert "toy-teacher" not in tr.available("teacher")
     assert "fake" in tr.available("teacher")

@@ -37,7 +37,7 @@ def s1_training_text(tokenizer: Any, question: str, trajectory: list[str], attem
 
 
 def test_qwen_s1_renders_s1s_format(tokenizer: Any) -> None:
-    fmt = tr.student("qwen-s1")
+    fmt = tr.chat_format("qwen-s1")
     assert isinstance(fmt, tr.StudentFormat)
     prompt = fmt.prompt(tokenizer, QUESTION)
     assert prompt == (
@@ -70,7 +70,7 @@ def test_qwen_s1_renders_s1s_format(tokenizer: Any) -> None:
 def test_qwen_s1_training_text_is_s1s_string(
     tokenizer: Any, trajectory: list[str], attempt: str
 ) -> None:
-    fmt = tr.student("qwen-s1")
+    fmt = tr.chat_format("qwen-s1")
     example = fmt.training_example(tokenizer, QUESTION, "\n".join(trajectory), attempt)
     assert example["prompt"] + example["completion"] == s1_training_text(
         tokenizer, QUESTION, trajectory, attempt
@@ -78,7 +78,7 @@ def test_qwen_s1_training_text_is_s1s_string(
 
 
 def test_qwen_s1_training_text_literal(tokenizer: Any) -> None:
-    fmt = tr.student("qwen-s1")
+    fmt = tr.chat_format("qwen-s1")
     with_prefix = fmt.training_example(tokenizer, "Q?", "T", "42")
     without = fmt.training_example(tokenizer, "Q?", "T", "Answer: 42")
     head = "<|im_start|>user\nQ?<|im_end|>\n<|im_start|>assistant\n<|im_start|>think\nT\n"
@@ -91,7 +91,7 @@ def test_qwen_s1_training_text_literal(tokenizer: Any) -> None:
 
 
 def test_think_tags_renders_r1s_format(tokenizer: Any) -> None:
-    fmt = tr.student("think-tags")
+    fmt = tr.chat_format("think-tags")
     prompt = fmt.prompt(tokenizer, QUESTION)
     assert prompt.endswith("<|im_start|>assistant\n<think>")
     example = fmt.training_example(tokenizer, QUESTION, "6 * 7 = 42", "42")
@@ -111,19 +111,19 @@ def test_a_template_that_rewrites_the_turn_is_not_used(tokenizer: Any) -> None:
         "{% else %}{{ m.content }}{% endif %}<|im_end|>\n{% endfor %}"
         "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
     )
-    example = tr.student("think-tags").training_example(dropping, QUESTION, "6 * 7 = 42", "42")
+    example = tr.chat_format("think-tags").training_example(dropping, QUESTION, "6 * 7 = 42", "42")
     assert example["completion"] == "<think>\n6 * 7 = 42\n</think>\n\n42<|im_end|>"
 
 
 def test_system_prompt_option(tokenizer: Any) -> None:
-    fmt = tr.student("qwen-s1", system_prompt="You are Qwen.")
+    fmt = tr.chat_format("qwen-s1", system_prompt="You are Qwen.")
     assert fmt.prompt(tokenizer, QUESTION).startswith(
         "<|im_start|>system\nYou are Qwen.<|im_end|>\n"
     )
 
 
 def test_tokens_qwen_s1_end_delimiter_is_multi_token(tokenizer: Any) -> None:
-    tokens = tr.student("qwen-s1").tokens(tokenizer)
+    tokens = tr.chat_format("qwen-s1").tokens(tokenizer)
     im_start = tokenizer.convert_tokens_to_ids("<|im_start|>")
     assert tokens.think_start[0] == im_start
     assert tokens.think_end[0] == im_start  # the id that "tries to end" thinking
@@ -133,7 +133,7 @@ def test_tokens_qwen_s1_end_delimiter_is_multi_token(tokenizer: Any) -> None:
 
 
 def test_tokens_think_tags_are_single_special_tokens(tokenizer: Any) -> None:
-    tokens = tr.student("think-tags").tokens(tokenizer)
+    tokens = tr.chat_format("think-tags").tokens(tokenizer)
     assert tokens.think_start == (tokenizer.convert_tokens_to_ids("<think>"),)
     assert tokens.think_end == (tokenizer.convert_tokens_to_ids("</think>"),)
     assert tokens.end_of_turn == (tokenizer.eos_token_id,)
@@ -153,11 +153,11 @@ def test_tokens_think_tags_are_single_special_tokens(tokenizer: Any) -> None:
     ],
 )
 def test_parse_think_tags(text: str, expected: tuple[str, str]) -> None:
-    assert tr.student("think-tags").parse(text, end_of_turn="<|im_end|>") == expected
+    assert tr.chat_format("think-tags").parse(text, end_of_turn="<|im_end|>") == expected
 
 
 def test_parse_qwen_s1_uses_its_end_of_turn() -> None:
-    fmt = tr.student("qwen-s1")
+    fmt = tr.chat_format("qwen-s1")
     text = "\n2+2=4\n<|im_start|>answer\nAnswer: 4<|im_end|>\n<|im_start|>user"
     assert fmt.parse(text) == ("2+2=4", "Answer: 4")
     assert fmt.parse("2+2 is four, wait") == ("2+2 is four, wait", "")
@@ -167,9 +167,9 @@ def test_tokenizer_without_chat_template_is_a_data_error() -> None:
     bare = tr.testing.tiny_tokenizer()
     bare.chat_template = None
     with pytest.raises(tr.DataError, match=r"has no chat template"):
-        tr.student("qwen-s1").prompt(bare, QUESTION)
+        tr.chat_format("qwen-s1").prompt(bare, QUESTION)
     with pytest.raises(tr.DataError, match=r"has no chat template"):
-        tr.student("think-tags").training_example(bare, QUESTION, "t", "a")
+        tr.chat_format("think-tags").training_example(bare, QUESTION, "t", "a")
 
 
 def test_delimiter_that_is_not_a_special_token_is_a_config_error(tokenizer: Any) -> None:
@@ -202,4 +202,4 @@ def test_think_format_validation(args: tuple[str, str, str], message: str) -> No
 
 def test_student_options_are_checked() -> None:
     with pytest.raises(tr.ConfigError, match=r"no option 'system'.*did you mean 'system_prompt'"):
-        tr.student("qwen-s1", system="hi")
+        tr.chat_format("qwen-s1", system="hi")

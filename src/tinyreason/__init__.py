@@ -5,7 +5,7 @@ scale its thinking at test time (budget forcing, majority voting), measured on r
 
 Example:
     >>> import tinyreason as tr
-    >>> fmt = tr.student("qwen-s1")
+    >>> fmt = tr.chat_format("qwen-s1")
     >>> fmt.think_end
     '<|im_start|>answer'
 
@@ -16,8 +16,11 @@ stage imports what it needs when it is used.
 from __future__ import annotations
 
 import importlib
+import sys
+import warnings
 from typing import TYPE_CHECKING, Any
 
+from . import registry as _registry
 from .data import (
     as_problems,
     load_problems,
@@ -37,10 +40,9 @@ from .interfaces import (
     TestTimeScaler,
     Trainer,
 )
-from .plugins import PluginWarning, available, plugins, register_plugin, unregister_plugin
-from .plugins import build as _build
-from .records import Generation, Problem, Solution, Trace, Usage
-from .scaling.control import ThinkingControl
+from .records import Generation, Problem, Solution, ThinkingControl, Trace, Usage
+from .registry import PluginWarning, available, plugins, register_plugin, unregister_plugin
+from .registry import build as _build
 
 if TYPE_CHECKING:
     from .evaluation.evaluate import Report, evaluate
@@ -78,6 +80,7 @@ __all__ = [
     "available",
     "backend",
     "benchmark",
+    "chat_format",
     "evaluate",
     "hookimpl",
     "load_problems",
@@ -122,8 +125,33 @@ def scaler(name: str, /, **options: Any) -> TestTimeScaler:
     return _build("scaler", name, **options)
 
 
+def chat_format(name: str, /, **options: Any) -> StudentFormat:
+    """The chat format registered as ``name`` (``"qwen-s1"``, ``"think-tags"``).
+
+    A chat format (a :class:`tinyreason.students.ThinkFormat`) is how a student's turn is
+    written: the think and answer delimiters, rendered into the model's chat template. Plugins
+    register chat formats with the ``register_students`` hook; ``tr.available("student")`` lists
+    them.
+
+    Example:
+        >>> import tinyreason as tr
+        >>> tr.chat_format("think-tags").think_end
+        '</think>'
+    """
+    return _build("student", name, **options)
+
+
 def student(name: str, /, **options: Any) -> StudentFormat:
-    """The student format registered as ``name`` (``"qwen-s1"``, ``"think-tags"``)."""
+    """Deprecated alias of :func:`chat_format`, removed in the next release.
+
+    It never returned a student (a trained model), but a chat format.
+    """
+    warnings.warn(
+        "tr.student() is deprecated and will be removed in the next release: it returns a chat "
+        "format, not a student. Use tr.chat_format(name, **options).",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     return _build("student", name, **options)
 
 
@@ -137,7 +165,16 @@ def backend(name: str, /, **options: Any) -> Backend:
     return _build("backend", name, **options)
 
 
-_SUBMODULES = {"demo", "evaluation", "scaling", "selection", "students", "testing", "training"}
+_SUBMODULES = {
+    "demo",
+    "evaluation",
+    "scaling",
+    "selection",
+    "students",
+    "teachers",
+    "testing",
+    "training",
+}
 _LAZY = {
     "evaluate": "tinyreason.evaluation.evaluate",
     "Report": "tinyreason.evaluation.evaluate",
@@ -153,7 +190,27 @@ def __getattr__(name: str) -> Any:
         return importlib.import_module(f"tinyreason.{name}")
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'tinyreason' has no attribute {name!r}")
+    message = f"module 'tinyreason' has no attribute {name!r}"
+    kind = _PLURALS.get(name)
+    if kind is not None:
+        # A plural a user tries for "what is there?": say where the listing is. (No plural is a
+        # listing function: tr.teachers and tr.students are subpackages, and a function named like
+        # a subpackage is shadowed by it once the subpackage is imported.)
+        noun, getter = _registry.noun(kind), _registry.GETTERS[kind]
+        message += (
+            f". List the {noun}s with tr.available({kind!r}) and build one with "
+            f"tr.{getter}(name, **options); tr.plugins() shows every plugin and what it provides."
+        )
+    raise AttributeError(message, name=name, obj=sys.modules[__name__])
+
+
+#: Plural names that are not subpackages -> the kind they name (tr.selectors -> "selector").
+_PLURALS = {
+    plural: kind
+    for kind, getter in _registry.GETTERS.items()
+    for plural in (f"{kind}s", f"{getter}s")
+    if plural not in _SUBMODULES
+}
 
 
 def __dir__() -> list[str]:

@@ -26,7 +26,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _plugins(args: argparse.Namespace) -> int:
-    from .plugins import plugins
+    from .registry import plugins
 
     print(repr(plugins()))
     return 0

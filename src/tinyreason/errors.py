@@ -17,6 +17,10 @@ __all__ = [
 ]
 
 
+#: What a kind is called in messages, where its name would mislead: kind "student" is chat formats.
+_NOUNS = {"student": "chat format"}
+
+
 class TinyReasonError(Exception):
     """Base class of every error tinyreason raises on purpose.
 
@@ -85,10 +89,11 @@ class UnknownPluginError(TinyReasonError, KeyError):
 
         self.kind, self.name, self.known = kind, name, sorted(known)
         hint = difflib.get_close_matches(name, self.known, n=1)
-        message = f"unknown {kind} {name!r}"
+        noun = _NOUNS.get(kind, kind)
+        message = f"unknown {noun} {name!r}"
         if hint:
             message += f" (did you mean {hint[0]!r}?)"
-        message += f". Known {kind}s: {', '.join(self.known) or '(none)'}."
+        message += f". Known {noun}s: {', '.join(self.known) or '(none)'}."
         message += (
             f" A plugin package can add one with the register_{kind}s hook; "
             "`tr.plugins()` shows what loaded and what failed."

@@ -47,7 +47,7 @@ def register_scalers(register: Register) -> None:
 
 @hookspec
 def register_students(register: Register) -> None:
-    """Register student formats: think/answer delimiters rendered into a chat template."""
+    """Register chat formats (``tr.chat_format``): think/answer delimiters in a chat template."""
 
 
 @hookspec

@@ -16,10 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from datasets import Dataset
 
-    from .records import Generation, Problem, Solution
-    from .scaling.control import ThinkingControl
-    from .selection.base import Selection
-    from .training.base import TrainedStudent
+    from .records import Generation, Problem, Selection, Solution, ThinkingControl, TrainedStudent
 
 __all__ = [
     "Backend",
@@ -146,7 +143,7 @@ class StudentFormat(Protocol):
 
     Example:
         >>> import tinyreason as tr
-        >>> fmt = tr.student("think-tags")
+        >>> fmt = tr.chat_format("think-tags")
         >>> fmt.think_start, fmt.think_end
         ('<think>', '</think>')
     """

@@ -305,7 +305,7 @@ def test_s1_rule_differs_from_ours_where_documented() -> None:
 
 
 def test_answer_kind_helpers() -> None:
-    from tinyreason.evaluation.answers import (
+    from tinyreason.answers.extract import (
         answer_kind_for,
         describe_extraction,
         split_answer_kind,

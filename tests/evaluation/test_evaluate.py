@@ -21,7 +21,7 @@ class ScriptedBackend:
     """Problem i needs ``need[question]`` thinking tokens; with fewer it answers wrong."""
 
     need: dict
-    format: object = field(default_factory=lambda: tr.student("think-tags"))
+    format: object = field(default_factory=lambda: tr.chat_format("think-tags"))
     calls: list = field(default_factory=list)
 
     def prompt(self, question):
@@ -144,7 +144,7 @@ class PoolBackend:
 
     replies: dict
     thinking: int = 5
-    format: object = field(default_factory=lambda: tr.student("think-tags"))
+    format: object = field(default_factory=lambda: tr.chat_format("think-tags"))
     calls: list = field(default_factory=list)
 
     def prompt(self, question):
@@ -286,7 +286,7 @@ class Letters:
     """Answers every question with a bold letter and no box, as chat models often do."""
 
     letter: str = "C"
-    format: object = field(default_factory=lambda: tr.student("think-tags"))
+    format: object = field(default_factory=lambda: tr.chat_format("think-tags"))
     device: str = "cuda:0"
 
     def prompt(self, question):
@@ -324,7 +324,7 @@ class S1Replies:
     """Answers in s1's format: thinking, then ``<|im_start|>answer``, then ``reply``."""
 
     reply: str
-    format: object = field(default_factory=lambda: tr.student("qwen-s1"))
+    format: object = field(default_factory=lambda: tr.chat_format("qwen-s1"))
 
     def prompt(self, question):
         return question

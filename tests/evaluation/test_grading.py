@@ -19,16 +19,15 @@ from typing import Any
 import pytest
 
 import tinyreason as tr
+from tinyreason.answers import grading, verify
 from tinyreason.evaluation import (
     ChoiceGrader,
     MathGrader,
     cluster_answers,
     equivalent,
     extract_answer,
-    grading,
     last_boxed,
     normalize,
-    verify,
 )
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
@@ -247,7 +246,7 @@ def test_choice_grader() -> None:
 
 
 def test_default_graders_and_what_reports_say_about_them() -> None:
-    from tinyreason.evaluation.grading import describe_grader, grader_for
+    from tinyreason.answers import describe_grader, grader_for
 
     assert grader_for("s1-multiple_choice") == grader_for("multiple_choice") == ChoiceGrader("ABCD")
     assert grader_for("s1-integer") == grader_for("math") == MathGrader()
@@ -429,3 +428,15 @@ def test_agreement_minerva_math() -> None:
     pairs = [(a, b) for a, b in itertools.pairwise(numeric) if normalize(a) != normalize(b)]
     false_matches = [(a, b) for a, b in pairs if equivalent(a, b)]
     assert _report("minerva", "distinct numeric answers kept apart", false_matches, len(pairs)) == 1
+
+
+def test_the_old_module_paths_warn_and_still_work() -> None:
+    import importlib
+    import sys
+
+    for old, new in (("answers", "extract"), ("grading", "grading"), ("s1_answers", "s1")):
+        sys.modules.pop(f"tinyreason.evaluation.{old}", None)
+        with pytest.warns(DeprecationWarning, match=f"tinyreason.answers.{new}"):
+            module = importlib.import_module(f"tinyreason.evaluation.{old}")
+        moved = importlib.import_module(f"tinyreason.answers.{new}")
+        assert all(getattr(module, name) is getattr(moved, name) for name in moved.__all__)

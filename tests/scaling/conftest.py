@@ -158,12 +158,12 @@ def scripted(tokenizer: Any) -> Callable[[Table], Qwen2ForCausalLM]:
 
 @pytest.fixture
 def think_tags() -> Any:
-    return tr.student("think-tags")
+    return tr.chat_format("think-tags")
 
 
 @pytest.fixture
 def qwen_s1() -> Any:
-    return tr.student("qwen-s1")
+    return tr.chat_format("qwen-s1")
 
 
 def cycle_table() -> dict[str, dict[str, float]]:

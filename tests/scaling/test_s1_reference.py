@@ -243,7 +243,7 @@ def backend_ids(
         backend = TransformersBackend(model, tokenizer=tokenizer, format=fmt, progress=False)
         got = backend.generate([backend.prompt(q) for q in QUESTIONS], **options)
     elif kind == "server-loop":  # the round driver over the loopback server's decoder, no HTTP
-        fmt_obj = tr.student(fmt)
+        fmt_obj = tr.chat_format(fmt)
         runner = Continuation(ModelEngine(model, tokenizer), tokenizer, fmt_obj)
         got = runner.generate([fmt_obj.prompt(tokenizer, q) for q in QUESTIONS], **options)
     else:  # "openai-server", over real HTTP
@@ -277,7 +277,7 @@ def test_every_backend_writes_s1s_ids(
 ) -> None:
     model = tiny_lm if script == "tiny" else scripted(TABLES[script]())
     expected = s1_reference(
-        model, tokenizer, tr.student(fmt), QUESTIONS, max_gen_toks=max_gen_toks, **kwargs
+        model, tokenizer, tr.chat_format(fmt), QUESTIONS, max_gen_toks=max_gen_toks, **kwargs
     )
     assert backend_ids(kind, model, tokenizer, fmt, kwargs, max_gen_toks) == expected
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 import tinyreason as tr
+from tinyreason.answers import vote
 from tinyreason.scaling import BestOfN, BudgetForcing, MajorityVote, TransformersBackend
-from tinyreason.scaling.voting import vote
 
 from .conftest import chain_table, cycle_table
 
@@ -23,7 +23,7 @@ class FakeBackend:
     """A Backend that answers from a script: ``answers[question]`` lists one answer per sample."""
 
     def __init__(self, answers: dict[str, list[str | None]]):
-        self.format = tr.student("think-tags")
+        self.format = tr.chat_format("think-tags")
         self.answers = answers
         self.calls: list[dict[str, Any]] = []
 

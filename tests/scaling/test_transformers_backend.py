@@ -79,7 +79,7 @@ def test_budget_forced_generation_is_parsed_and_counted(
 
 
 def test_without_control_the_format_still_splits_and_counts(scripted: Any, tokenizer: Any) -> None:
-    fmt = tr.student("think-tags", answer_separator="\n")
+    fmt = tr.chat_format("think-tags", answer_separator="\n")
     table = chain_table(4)
     table["</think>"] = {"Ċ": 30.0}  # the script writes the delimiter and separator itself
     b = backend(scripted(table), tokenizer, format=fmt)

@@ -237,7 +237,7 @@ def test_trace_tokens_with_a_hugging_face_tokenizer():
 class EchoBackend:
     """A backend whose model answers 'What is i times 7?' with 7*i for even i, else 1."""
 
-    format = tr.student("think-tags")
+    format = tr.chat_format("think-tags")
 
     def prompt(self, question):
         return question

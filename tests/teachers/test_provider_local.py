@@ -23,7 +23,7 @@ class ScriptedBackend:
     """A stand-in backend: records prompts and calls, checks calls never overlap."""
 
     def __init__(self, generation: tr.Generation, delay: float = 0.0):
-        self.format = tr.student("think-tags")
+        self.format = tr.chat_format("think-tags")
         self.tokenizer = _WordTokenizer()
         self.generation, self.delay = generation, delay
         self.prompts: list[str] = []

@@ -59,11 +59,11 @@ def test_full_training_saves_a_student_that_reloads(tiny_base, tmp_path):
     manifest = json.loads((out / "tinyreason.json").read_text())
     assert manifest["format"]["name"] == "qwen-s1"
     loaded = tr.TrainedStudent.load(out)
-    assert loaded.format == tr.student("qwen-s1")
+    assert loaded.format == tr.chat_format("qwen-s1")
     assert loaded.backend().format.think_end == "<|im_start|>answer"
     # A backend built on the folder without format= reads it from tinyreason.json, not the
     # think-tags default (which would never see this student end its thinking).
-    assert tr.backend("transformers", model=str(out)).format == tr.student("qwen-s1")
+    assert tr.backend("transformers", model=str(out)).format == tr.chat_format("qwen-s1")
     assert tr.backend("transformers", model=str(tiny_base)).format.name == "think-tags"
 
 

@@ -170,7 +170,7 @@ def run_demo(config: DemoConfig | None = None, run_dir: str | Path | None = None
     trainer = tr.trainer(
         "full",
         base=str(base),
-        format=tr.student("think-tags", answer_separator="\n"),
+        format=tr.chat_format("think-tags", answer_separator="\n"),
         output_dir=str(run_dir / "student"),
         max_steps=config.steps,
         learning_rate=3e-3,

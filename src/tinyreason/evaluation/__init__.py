@@ -10,12 +10,15 @@ Example:
 
 from __future__ import annotations
 
-from .answers import ANSWER_KINDS, CHOICE_LETTERS, extract_answer, last_boxed
-from .grading import (
+from ..answers import (
+    ANSWER_KINDS,
+    CHOICE_LETTERS,
     ChoiceGrader,
     MathGrader,
     cluster_answers,
     equivalent,
+    extract_answer,
+    last_boxed,
     normalize,
 )
 

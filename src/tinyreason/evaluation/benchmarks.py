@@ -23,7 +23,7 @@ row>"``) and reference answers. Options:
 lm-evaluation-harness fork, simplescaling/s1 @77272c6, ``eval/lm-evaluation-harness/lm_eval/
 tasks``): the prompt is s1's ``doc_to_text`` (the question alone for AIME and MATH500; for GPQA
 ``"{question}\n\nA) ...\nB) ...\nC) ...\nD) ..."``), rendered by the student's chat template; the
-answer is read by s1's rule (``extraction="s1"``, :mod:`tinyreason.evaluation.s1_answers`); and a
+answer is read by s1's rule (``extraction="s1"``, :mod:`tinyreason.answers.s1`); and a
 generation may take 32,768 new tokens (``max_gen_toks=32768`` in s1's ``eval/commands.sh``),
 greedy with no stop strings (the scaler's defaults). AMC23 and Minerva Math, which s1 does not
 report, keep tinyreason's extraction and take the same 32,768-token budget.
@@ -95,9 +95,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from ..answers import EXTRACTIONS, answer_kind_for, extract_answer
 from ..errors import ConfigError, DataError
 from ..records import Problem
-from .answers import EXTRACTIONS, answer_kind_for, extract_answer
 from .readers import (  # noqa: F401 - ANSWER_COLUMNS, ID_COLUMNS, PathLike: importable from here
     ANSWER_COLUMNS,
     DOMAIN_COLUMNS,

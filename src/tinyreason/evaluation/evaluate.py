@@ -43,7 +43,7 @@ def with_budget(scaler: Any, budget: int | None) -> Any:
     if "max_thinking" in names:
         return dataclasses.replace(scaler, max_thinking=budget)
     if "inner" in names:
-        from ..plugins import build
+        from ..registry import build
 
         inner = scaler.inner if scaler.inner is not None else build("scaler", "budget-forcing")
         return dataclasses.replace(scaler, inner=with_budget(inner, budget))
@@ -96,16 +96,19 @@ def with_generation_budget(scaler: Any, max_new_tokens: int | None) -> Any:
 
 def _backend(model: Any, format: Any) -> Any:
     from ..interfaces import Backend
-    from ..plugins import build
-    from ..training.base import TrainedStudent
+    from ..records import TrainedStudent
+    from ..registry import build
 
     if isinstance(model, Backend):
         return model
-    if isinstance(model, TrainedStudent):
-        return model.backend(format=format or model.format)
+    if isinstance(model, TrainedStudent):  # the record: evaluation never imports training
+        return build(
+            "backend", "transformers", model=str(model.path), format=format or model.format
+        )
     if isinstance(model, (str, Path)):
         if format is None and (Path(model) / "tinyreason.json").exists():
-            return TrainedStudent.load(model).backend()
+            # The backend reads the format the trainer recorded in the folder.
+            return build("backend", "transformers", model=str(model))
         if format is None:
             raise ConfigError(
                 "tr.evaluate got a model path but no format=; pass the student format it was "
@@ -120,7 +123,7 @@ def _backend(model: Any, format: Any) -> Any:
 
 def _problems(benchmark: Any) -> tuple[str, list[Problem], Any]:
     """The benchmark's name, its problems (each with an answer) and the benchmark object, if any."""
-    from ..plugins import build
+    from ..registry import build
 
     bench = None
     if isinstance(benchmark, str):
@@ -146,7 +149,7 @@ def _problems(benchmark: Any) -> tuple[str, list[Problem], Any]:
 
 def _answer_kind(answer_kind: str | None, bench: Any) -> str:
     """``answer_kind`` if given, else the benchmark's own, else ``"auto"``; checked."""
-    from .answers import ANSWER_KINDS
+    from ..answers import ANSWER_KINDS
 
     kind = answer_kind if answer_kind is not None else getattr(bench, "answer_kind", None) or "auto"
     if kind not in ANSWER_KINDS:
@@ -221,8 +224,7 @@ def sampling_scaler(
         >>> type(vote).__name__, vote.n, vote.temperature, vote.inner.max_thinking
         ('MajorityVote', 8, 0.7, 512)
     """
-    from ..scaling.budget_forcing import BudgetForcing
-    from ..scaling.voting import MajorityVote
+    from ..registry import build
 
     _check_samples(samples, temperature)
     names = _field_names(scaler)
@@ -237,11 +239,18 @@ def sampling_scaler(
         if temperature is not None and "temperature" in names:
             return dataclasses.replace(scaler, temperature=temperature)
         return scaler
-    if isinstance(scaler, BudgetForcing):
+    # Budget forcing and majority voting are built through the plugin manager by name: the
+    # evaluation stage never imports the scaling stage.
+    if isinstance(scaler, type(build("scaler", "budget-forcing"))):
         if temperature is None:
             temperature = scaler.temperature if scaler.temperature > 0 else 0.7
-        return MajorityVote(
-            n=samples, temperature=temperature, inner=scaler, answer_kind=scaler.answer_kind
+        return build(
+            "scaler",
+            "majority-vote",
+            n=samples,
+            temperature=temperature,
+            inner=scaler,
+            answer_kind=scaler.answer_kind,
         )
     raise ConfigError(
         f"samples={samples} needs a scaler that can draw several samples: a BudgetForcing "
@@ -315,9 +324,8 @@ def evaluate(
         >>> report.table()[0]["pass@16"], report.table()[0]["maj@16"]  # doctest: +SKIP
         >>> report.plot("scaling.png")  # doctest: +SKIP
     """
-    from ..plugins import build
-    from .answers import extract_answer
-    from .grading import grader_for
+    from ..answers import extract_answer, grader_for
+    from ..registry import build
 
     _check_samples(samples, temperature)
     settings = list(budgets) if budgets is not None else [None]
@@ -386,7 +394,7 @@ def _majority_correct(
     The first ``k`` rather than every subset of size ``k``: a prefix of an i.i.d. pool is itself an
     i.i.d. draw of ``k``, it is what s1's ``*_agg64`` tasks report, and it costs one vote per k.
     """
-    from ..scaling.voting import vote
+    from ..answers import vote
     from .metrics import k_values
 
     ks = k_values(min(len(answers) for answers in sample_answers))

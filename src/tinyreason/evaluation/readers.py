@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..answers import ANSWER_KINDS, extract_answer, split_answer_kind
 from ..errors import ConfigError, DataError
 from ..records import Problem
-from .answers import ANSWER_KINDS, extract_answer, split_answer_kind
 
 __all__ = [
     "ANSWER_COLUMNS",
@@ -189,7 +189,7 @@ def _states_answer(solution: str) -> bool:
     extract_answer's last resort, the last number in the text, is fine for a model's output but no
     reference: a worked solution's last number is often an intermediate step.
     """
-    from .answers import _last_answer_line, last_boxed
+    from ..answers.extract import _last_answer_line, last_boxed
 
     return last_boxed(solution) is not None or _last_answer_line(solution) is not None
 

@@ -393,7 +393,7 @@ def evaluation_settings(
 
     Example:
         >>> from tinyreason.evaluation.benchmarks import AIME24
-        >>> from tinyreason.evaluation.grading import MathGrader
+        >>> from tinyreason.answers import MathGrader
         >>> s = evaluation_settings(AIME24(), "s1-integer", MathGrader(),
         ...                         think_end="<|im_start|>answer")
         >>> s["prompt_template"], s["max_new_tokens"], s["grader"][:23]
@@ -401,8 +401,7 @@ def evaluation_settings(
         >>> s["extraction"][:12]
         's1 (integer)'
     """
-    from .answers import describe_extraction
-    from .grading import describe_grader
+    from ..answers import describe_extraction, describe_grader
 
     describe = getattr(benchmark, "describe", None)
     described = describe() if callable(describe) else {}

@@ -16,8 +16,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ..records import ThinkingControl
 from .budget_forcing import BudgetForcing
-from .control import ThinkingControl
 from .voting import BestOfN, MajorityVote
 
 if TYPE_CHECKING:

@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import ConfigError, DataError
-from ..records import Generation, Problem, Solution
+from ..records import Generation, Problem, Solution, ThinkingControl
 from .common import temperature_problems
-from .control import ThinkingControl
 
 if TYPE_CHECKING:
     from ..interfaces import Backend
@@ -177,14 +176,14 @@ class BudgetForcing:
 
 def extract(generation: Generation, kind: str, think_end: str | None) -> str | None:
     """Extract a generation's answer: after the end of thinking first, else anywhere in it."""
-    from ..evaluation.answers import extract_answer
+    from ..answers import extract_answer
 
     return extract_answer(generation.text, kind=kind, think_end=think_end)
 
 
 def check_sampling(temperature: Any, answer_kind: Any) -> list[str]:
     """Problems with a scaler's temperature and answer kind (empty when both are fine)."""
-    from ..evaluation.answers import ANSWER_KINDS
+    from ..answers import ANSWER_KINDS
 
     problems = temperature_problems(temperature)
     if answer_kind not in ANSWER_KINDS:

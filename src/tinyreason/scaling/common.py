@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, DataError
+from ..records import ThinkingControl
 from ..students.formats import ThinkFormat
-from .control import ThinkingControl
 
 __all__ = [
     "Delimiters",
@@ -181,9 +181,9 @@ def resolve_format(
         # A student trained with qwen-s1 but read with think-tags would never stop thinking.
         format = saved_format(model) or DEFAULT_BACKEND_FORMAT
     if isinstance(format, str):
-        from .. import student
+        from ..registry import build
 
-        format = student(format)  # type: ignore[assignment]
+        format = build("student", format)
     needed = ("prompt", "parse", "tokens", "natural_end", "forced_end", "eot", "chat_prompt")
     missing = [name for name in needed if not hasattr(format, name)]
     if missing:

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError
-from ..records import Generation
+from ..records import Generation, ThinkingControl
 from ..students.formats import ThinkFormat
 from .common import (
     Delimiters,
@@ -46,7 +46,6 @@ from .common import (
     load_tokenizer,
     resolve_format,
 )
-from .control import ThinkingControl
 from .engine import (
     BAN_BIAS,
     CompletionEngine,

@@ -40,6 +40,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .._async import run_sync
+from .._secrets import scrub
 from ..errors import ConfigError
 from ..students.formats import ThinkFormat
 from .common import load_tokenizer, model_context_window, resolve_format
@@ -393,8 +394,7 @@ class _OpenAIEngine:
 
     def _scrub(self, text: str) -> str:
         # A server or proxy may echo request headers into an error; the key never travels on.
-        key = self._api_key
-        return text.replace(key, "***") if key and key != "EMPTY" else text
+        return scrub(text, [self._api_key])
 
 
 def _default_ssl_context() -> Any:

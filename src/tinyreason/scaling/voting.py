@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..answers import vote
 from ..errors import ConfigError
 from ..records import Generation, Problem, Solution
 from .budget_forcing import (
@@ -131,28 +132,6 @@ class MajorityVote:
             winner, votes = vote(answers)
             solutions.append(Solution(problem.id, winner, tuple(generations), votes=votes))
         return solutions
-
-
-def vote(answers: Sequence[str | None]) -> tuple[str | None, dict[str, float]]:
-    """Return the majority answer and each group's share of all answers, largest first.
-
-    Ties go to the group that appeared first; None answers never win.
-
-    Example:
-        >>> vote(["3", None, "1/2", "0.5", "3"])
-        ('3', {'3': 0.4, '1/2': 0.4})
-        >>> vote([None, None])
-        (None, {})
-    """
-    from ..evaluation.grading import cluster_answers
-
-    groups = cluster_answers(answers)
-    # sorted() is stable and cluster_answers lists groups by first occurrence: equal-size groups
-    # keep that order, so the earliest one wins a tie.
-    ranked = sorted(groups, key=lambda group: -len(group[1]))
-    total = len(answers)
-    votes = {answer: len(members) / total for answer, members in ranked}
-    return (ranked[0][0] if ranked else None), votes
 
 
 @dataclass(frozen=True)

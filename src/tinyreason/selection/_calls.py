@@ -42,10 +42,10 @@ def resolve_teacher(spec: Any, role: str) -> Any:
         ConfigError: ``spec`` is neither a name nor an object with ``distill`` / ``generate``.
     """
     if isinstance(spec, str):
-        import tinyreason as tr
+        from ..registry import build
 
         name, _, model = spec.partition(":")
-        return tr.teacher(name, model=model) if model else tr.teacher(name)
+        return build("teacher", name, model=model) if model else build("teacher", name)
     if hasattr(spec, "distill") or is_backend(spec):
         return spec
     raise ConfigError(

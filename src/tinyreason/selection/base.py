@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DataError
+from ..records import AUDIT_COLUMNS, Stage
+from ..records import Selection as SelectionRecord
 
 if TYPE_CHECKING:
     import numpy as np
@@ -39,34 +41,12 @@ __all__ = [
     "selection_from_decisions",
 ]
 
-#: The columns of every audit table.
-AUDIT_COLUMNS = ("id", "question", "stage", "reason", "detail")
 
+class Selection(SelectionRecord):
+    """The result of selection, with its report: summary, distributions, plot, save and load.
 
-@dataclass(frozen=True)
-class Stage:
-    """One stage's counts, and what it wants remembered (JSON-friendly settings, columns used).
-
-    Example:
-        >>> Stage("quality", 100, 90).rows_out
-        90
-    """
-
-    name: str
-    rows_in: int
-    rows_out: int
-    info: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Selection:
-    """The result of selection.
-
-    Args:
-        kept: The rows kept, with every column they came with (and any a stage added).
-        drops: One audit Dataset per stage with columns ``id``, ``question``, ``stage``,
-            ``reason``, ``detail``: every dropped row, nothing lost.
-        stages: The funnel: rows in and out of each stage, in order.
+    The record (:class:`tinyreason.records.Selection`: kept rows, audit tables, funnel) is what
+    the Selector protocol returns; ``tr.select`` returns this class, whose methods read it.
 
     Example:
         >>> import tinyreason as tr
@@ -79,20 +59,6 @@ class Selection:
         [['quality', 20, 9]]
     """
 
-    kept: Dataset
-    drops: tuple[Dataset, ...] = ()
-    stages: tuple[Stage, ...] = field(default_factory=tuple)
-
-    @property
-    def dropped(self) -> Dataset:
-        """Every dropped row of every stage (id, question, stage, reason, detail)."""
-        from datasets import Dataset, concatenate_datasets
-
-        if not self.drops:
-            return Dataset.from_dict({c: [] for c in AUDIT_COLUMNS})
-        tables = [_audit_columns(d) for d in self.drops]
-        return tables[0] if len(tables) == 1 else concatenate_datasets(tables)
-
     def reasons(self) -> Counter[tuple[str, str]]:
         """How many rows each (stage, reason) dropped."""
         from ._columns import column_list
@@ -101,10 +67,6 @@ class Selection:
         for d in self.drops:
             counts.update(zip(column_list(d, "stage"), column_list(d, "reason"), strict=True))
         return counts
-
-    def then(self, other: Selection) -> Selection:
-        """This selection followed by one made on its kept rows."""
-        return Selection(other.kept, self.drops + other.drops, self.stages + other.stages)
 
     # -- distributions --------------------------------------------------------------------------
 
@@ -271,21 +233,6 @@ class Selection:
             f"<p>Selection: kept <b>{len(self.kept)}</b> rows</p><table><thead><tr><th>stage</th>"
             f"<th>in</th><th>out</th></tr></thead><tbody>{rows}</tbody></table>"
         )
-
-
-def _audit_columns(table: Dataset) -> Dataset:
-    """An audit table with exactly :data:`AUDIT_COLUMNS` (older or third-party ones lack detail)."""
-    from datasets import Dataset
-
-    if list(table.column_names) == list(AUDIT_COLUMNS):
-        return table
-    columns = {}
-    for name in AUDIT_COLUMNS:
-        if name in table.column_names:
-            columns[name] = [None if v is None else str(v) for v in table[name]]
-        else:
-            columns[name] = [""] * len(table)
-    return Dataset.from_dict(columns)
 
 
 def drop_table(

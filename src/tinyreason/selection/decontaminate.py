@@ -56,18 +56,10 @@ def _looks_like_file(spec: str) -> bool:
 
 
 def _file_questions(path: str | os.PathLike[str]) -> list[str]:
-    from ..evaluation.benchmarks import QUESTION_COLUMNS, read_rows
+    # The one row reader (tinyreason.data): the same files and question columns as everywhere.
+    from ..data import load_problems
 
-    rows = read_rows(path)
-    questions = []
-    for i, row in enumerate(rows):
-        text = next((row[c] for c in QUESTION_COLUMNS if row.get(c)), None)
-        if text is None:
-            raise DataError(
-                f"{path}: row {i} has no question column (looked for "
-                f"{', '.join(QUESTION_COLUMNS)}); pass a list of question strings instead."
-            )
-        questions.append(str(text))
+    questions = [str(q) for q in load_problems(os.fspath(path))["question"]]
     return questions
 
 
@@ -92,7 +84,7 @@ def load_benchmark_questions(benchmarks: Any) -> dict[str, list[str]]:
         >>> load_benchmark_questions({"mine": ["What is 6 * 7?"]})
         {'mine': ['What is 6 * 7?']}
     """
-    import tinyreason as tr
+    from ..registry import build
 
     found: dict[str, list[str]] = {}
 
@@ -106,7 +98,7 @@ def load_benchmark_questions(benchmarks: Any) -> dict[str, list[str]]:
             if isinstance(spec, os.PathLike) or _looks_like_file(text):
                 add(name or Path(text).stem, _file_questions(text))
             else:
-                add(name or text, _benchmark_questions(tr.benchmark(text)))
+                add(name or text, _benchmark_questions(build("benchmark", text)))
         elif hasattr(spec, "problems"):
             add(name or str(getattr(spec, "name", type(spec).__name__)), _benchmark_questions(spec))
         elif isinstance(spec, Sequence) and name is not None:

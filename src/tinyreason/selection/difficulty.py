@@ -110,7 +110,7 @@ class DifficultySelector(Composable):
     name: str = "difficulty"
 
     def __post_init__(self) -> None:
-        from ..evaluation.answers import ANSWER_KINDS
+        from ..answers import ANSWER_KINDS
 
         problems = []
         if isinstance(self.solvers, Mapping):
@@ -177,7 +177,7 @@ class DifficultySelector(Composable):
 
     def _references(self, dataset: Dataset) -> list[str | None]:
         """Each row's reference: ``answer``, else the ``solution`` (its box for math-verify)."""
-        from ..evaluation.answers import last_boxed
+        from ..answers import last_boxed
 
         names = dataset.column_names
         n = len(dataset)
@@ -201,9 +201,12 @@ class DifficultySelector(Composable):
         if is_backend(solver):
             scaler = self.backend_scaler
             if scaler is None:
-                from ..scaling.budget_forcing import BudgetForcing
+                from ..registry import build
 
-                scaler = BudgetForcing(max_thinking=8192, answer_kind=self.answer_kind)
+                # By name through the plugin manager: selection never imports scaling.
+                scaler = build(
+                    "scaler", "budget-forcing", max_thinking=8192, answer_kind=self.answer_kind
+                )
             return solve_with_backend(solver, items, scaler)
         return ask(
             solver, items, cache=self.cache, max_cost_usd=self._spend(spent), progress=self.progress
@@ -337,7 +340,7 @@ class DifficultySelector(Composable):
             for i, verdict in zip(answered, judged, strict=True):
                 extracted = replies[i].extracted
                 if extracted is None:
-                    from ..evaluation.answers import extract_answer
+                    from ..answers import extract_answer
 
                     extracted = extract_answer(replies[i].answer or "", kind=self.answer_kind)
                 # A failed call is not stored: the next run asks again (the cache decides).

@@ -111,8 +111,7 @@ class MathVerifyJudge:
 
     def judge(self, items: Sequence[JudgeItem]) -> list[bool | None]:
         """Compare each attempt's extracted answer with its reference."""
-        from ..evaluation.answers import extract_answer
-        from ..evaluation.grading import equivalent
+        from ..answers import equivalent, extract_answer
 
         verdicts: list[bool | None] = []
         for item in items:

@@ -126,8 +126,7 @@ class QualitySelector(Composable):
 
     @staticmethod
     def _correctness(attempt: str, reference: str | None) -> tuple[str | None, str]:
-        from ..evaluation.answers import extract_answer
-        from ..evaluation.grading import equivalent
+        from ..answers import equivalent, extract_answer
 
         if reference is None or not str(reference).strip():
             return "no_reference_answer", ""

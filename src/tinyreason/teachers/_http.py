@@ -10,12 +10,12 @@ from __future__ import annotations
 import email.utils
 import json
 import math
-import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
-from .base import ProviderError
+from .._secrets import scrub
+from .base import ProviderError, TeacherReply
 
 __all__ = [
     "SDKProvider",
@@ -30,24 +30,6 @@ __all__ = [
 ]
 
 _EXCERPT_CHARS = 200
-# Key-shaped tokens (sk-..., AIza..., long hex/base64 runs after "key"): scrubbed even when the
-# exact key is unknown, e.g. a proxy echoing another header back.
-_KEY_PATTERNS = re.compile(
-    r"(sk-[A-Za-z0-9_\-]{8,}|AIza[0-9A-Za-z_\-]{20,}|(?i:bearer)\s+[A-Za-z0-9._\-]{8,})"
-)
-
-
-def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """Remove secrets (and anything shaped like an API key) from ``text``.
-
-    Example:
-        >>> scrub("bad key sk-abcdefghijkl for user", ["hunter2"])
-        'bad key *** for user'
-    """
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return _KEY_PATTERNS.sub("***", text)
 
 
 def excerpt(body: Any, secrets: Iterable[str | None] = ()) -> str:
@@ -240,9 +222,6 @@ def malformed_error(provider: str, what: str) -> ProviderError:
     )
 
 
-T = TypeVar("T")
-
-
 class SDKProvider:
     """The settings of a provider over an API's official SDK; its repr never shows the key.
 
@@ -276,14 +255,17 @@ class SDKProvider:
         where = f", base_url={self.base_url!r}" if self.base_url else ""
         return f"{type(self).__name__}(name={self.name!r}, model={self.model!r}{where})"
 
-    async def _call(self, sdk: Any, call: Callable[[], Awaitable[T]], model: str) -> T:
-        """Await ``call()``, mapping the errors of the ``openai`` / ``anthropic`` SDK ``sdk``.
+    async def _send(
+        self, sdk: Any, create: Callable[..., Awaitable[Any]], params: dict[str, Any]
+    ) -> TeacherReply:
+        """Await ``create(**params)`` of the SDK ``sdk``; the response goes to :meth:`_reply`.
 
         Both SDKs raise the same error classes (timeout, connection, HTTP status, a reply that
         does not validate); each becomes a :class:`ProviderError` without the SDK's text.
         """
+        model = params["model"]
         try:
-            return await call()
+            response = await create(**params)
         except sdk.APITimeoutError:
             raise timeout_error(self.name, self.timeout) from None
         except sdk.APIConnectionError as exc:
@@ -300,3 +282,8 @@ class SDKProvider:
             ) from None
         except (sdk.APIResponseValidationError, json.JSONDecodeError) as exc:
             raise malformed_error(self.name, type(exc).__name__) from None
+        return self._reply(response, model)
+
+    def _reply(self, response: Any, model: str) -> TeacherReply:
+        """The SDK's response as a reply (or a :class:`ProviderError`); each provider's own."""
+        raise NotImplementedError

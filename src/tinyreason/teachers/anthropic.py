@@ -161,11 +161,7 @@ class AnthropicProvider(SDKProvider):
         """Create one message; map it or raise :class:`ProviderError`."""
         import anthropic
 
-        params = self._params(request)
-        response = await self._call(
-            anthropic, lambda: self._client.messages.create(**params), params["model"]
-        )
-        return self._reply(response, params["model"])
+        return await self._send(anthropic, self._client.messages.create, self._params(request))
 
     def _reply(self, response: Any, model: str) -> TeacherReply:
         stop = getattr(response, "stop_reason", None)

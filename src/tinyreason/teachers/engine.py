@@ -16,119 +16,41 @@ It turns a list of requests into outcomes, spending as little as possible and ne
   flight, plus its own projected cost, stays within the cap; otherwise the run stops cleanly and
   the rest are marked ``"budget"`` (not cached, so a re-run with a higher cap resumes them).
 
-Time comes from an injectable :class:`~.pacing.Clock`, so tests of limits and backoff run
-instantly. Outcomes and the run summary are in :mod:`.summary`.
+This module is the run loop (dedupe, cache, workers, commits, progress, summary). One call's
+pacing, timeout and retries are in :mod:`.calls` (:class:`~.calls.Caller`), the shared rate
+limits in :mod:`.pacing` (:class:`~.pacing.RateLimiter`), the cost cap in :mod:`.budget`
+(:class:`~.budget.CostBudget`). Time comes from an injectable :class:`~.pacing.Clock`, so tests
+of limits and backoff run instantly. Outcomes and the run summary are in :mod:`.summary`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 import random
-import sys
 import time
 from collections import deque
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from collections.abc import Mapping, Sequence
+from typing import Any
 
+from .._secrets import scrub
 from ..errors import ConfigError
-from ..records import THINKING_KINDS, Usage
-from .base import Provider, ProviderError, TeacherReply, TeacherRequest
+from .base import Provider, TeacherRequest
+from .budget import CostBudget
 from .cache import CacheEntry, ReplyCache
-from .pacing import Clock, RealClock, TokenBucket, backoff_delay
+from .calls import Caller, EngineSettings, Job, StopRun, Tally
+from .pacing import Clock, RateLimiter, RealClock
 from .pricing import Price, estimate_tokens
 from .summary import Outcome, RunStopped, RunSummary
 
 __all__ = [
-    "EngineSettings",
+    "EngineSettings",  # re-exported from .calls, where the retry policy that reads it lives
     "Outcome",  # re-exported from .summary, with the other names callers meet in a run
     "RunStopped",
     "RunSummary",
     "TeacherEngine",
-    "scrub",
+    "scrub",  # re-exported from tinyreason._secrets, the one scrubber of keys
 ]
-
-logger = logging.getLogger("tinyreason.teachers")
-
-T = TypeVar("T")
-
-_MAX_MESSAGE = 500  # failure messages are cut here (a proxy may answer with a whole HTML page)
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret replaced by ``***`` (SDK errors sometimes echo the key).
-
-    Example:
-        >>> scrub("Incorrect API key provided: sk-123456789", ["sk-123456789"])
-        'Incorrect API key provided: ***'
-    """
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
-
-
-# -- the engine --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class EngineSettings:
-    """How the engine calls a provider (none of it changes the replies, so none is in the key).
-
-    Args:
-        concurrency: Calls in flight at most.
-        requests_per_minute: RPM limit, or None.
-        tokens_per_minute: TPM limit (input + output + thinking), or None.
-        max_retries: Retries after the first attempt, for retryable failures.
-        timeout: Seconds one call may take before it counts as a (retryable) timeout.
-        retry_base_delay: Backoff before the first retry, doubled each retry (then jittered).
-        retry_max_delay: The backoff's ceiling.
-        expected_output_tokens: Output + thinking tokens a call is assumed to use until real
-            replies say otherwise (for TPM pacing and the budget projection).
-        max_output_tokens: The output cap, when set: what TPM charges before a call.
-    """
-
-    concurrency: int = 16
-    requests_per_minute: float | None = None
-    tokens_per_minute: float | None = None
-    max_retries: int = 6
-    timeout: float = 600.0
-    retry_base_delay: float = 1.0
-    retry_max_delay: float = 60.0
-    expected_output_tokens: int = 4000
-    max_output_tokens: int | None = None
-
-
-@dataclass
-class _Job:
-    key: str
-    request: TeacherRequest
-    input_tokens: int
-    projected_usd: float = 0.0
-
-
-class _Stop(Exception):
-    """Raised inside a worker to stop the whole run (never shown to users)."""
-
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind, self.message = kind, message
-
-
-@dataclass
-class _Tally:
-    requests: int = 0
-    retries: int = 0
-    usage: Usage = field(default_factory=Usage)
-    spent: float = 0.0
-    in_flight_usd: float = 0.0
-    in_flight: int = 0
-    generated_tokens: int = 0
-    replies: int = 0
-    calls_done: int = 0
-    failed: int = 0
 
 
 class TeacherEngine:
@@ -215,17 +137,28 @@ class TeacherEngine:
                 that finished before is in the cache, and :attr:`summary` says how far it got.
         """
         self._started = self.clock.now()
-        self._tally = _Tally()
-        self._budget_hit = False
-        self._pause_until = 0.0
-        self._rpm = self._tpm = None
-        if self.settings.requests_per_minute:
-            self._rpm = TokenBucket(self.settings.requests_per_minute, self.clock)
-        if self.settings.tokens_per_minute:
-            self._tpm = TokenBucket(self.settings.tokens_per_minute, self.clock)
-        self._settled = asyncio.Condition()
+        self._tally = tally = Tally()
+        self._budget = CostBudget(
+            self.max_cost_usd,
+            self.price,
+            tally,
+            expected_output_tokens=self.settings.projected_output_tokens,
+        )
+        limiter = RateLimiter(
+            self.clock, self.settings.requests_per_minute, self.settings.tokens_per_minute
+        )
+        self._caller = Caller(
+            self.provider,
+            self.settings,
+            limiter,
+            price=self.price,
+            tally=tally,
+            secrets=self.secrets,
+            clock=self.clock,
+            rng=self.rng,
+        )
         self._commits: list[asyncio.Future[None]] = []  # every commit of this run
-        self._cache_failure: _Stop | None = None
+        self._cache_failure: StopRun | None = None
 
         unique: dict[str, TeacherRequest] = {}
         for key, request in requests:
@@ -235,13 +168,13 @@ class TeacherEngine:
             if not entry.matches(refresh):
                 outcomes[key] = Outcome.from_entry(entry)
         jobs = deque(
-            _Job(key, req, estimate_tokens((req.system or "") + req.question))
+            Job(key, req, estimate_tokens((req.system or "") + req.question))
             for key, req in unique.items()
             if key not in outcomes
         )
         self._jobs_total = len(jobs)
         self._bar = self._open_bar(len(unique), len(outcomes))
-        stop: _Stop | None = None
+        stop: StopRun | None = None
         try:
             stop = await self._run_workers(jobs, outcomes)
         finally:
@@ -254,7 +187,7 @@ class TeacherEngine:
 
     # -- workers -------------------------------------------------------------------------------
 
-    async def _run_workers(self, jobs: deque[_Job], outcomes: dict[str, Outcome]) -> _Stop | None:
+    async def _run_workers(self, jobs: deque[Job], outcomes: dict[str, Outcome]) -> StopRun | None:
         workers = [
             asyncio.ensure_future(self._worker(jobs, outcomes))
             for _ in range(min(self.settings.concurrency, len(jobs)))
@@ -272,19 +205,19 @@ class TeacherEngine:
             await asyncio.gather(*self._commits, return_exceptions=True)
         for worker in done:
             error = worker.exception()
-            if isinstance(error, _Stop):
+            if isinstance(error, StopRun):
                 return error
             if error is not None:
                 raise error
         return self._cache_failure
 
-    async def _worker(self, jobs: deque[_Job], outcomes: dict[str, Outcome]) -> None:
+    async def _worker(self, jobs: deque[Job], outcomes: dict[str, Outcome]) -> None:
         previous: asyncio.Future[None] | None = None
         while jobs:
             if self._cache_failure is not None:  # replies that cannot be saved: stop paying
                 raise self._cache_failure
             job = jobs.popleft()
-            if not await self._admit(job):
+            if not await self._budget.admit(job):
                 outcomes[job.key] = Outcome(
                     None,
                     reason="budget",
@@ -310,7 +243,7 @@ class TeacherEngine:
 
     def _committed(
         self,
-        job: _Job,
+        job: Job,
         outcome: Outcome,
         outcomes: dict[str, Outcome],
         commit: asyncio.Future[None],
@@ -320,149 +253,22 @@ class TeacherEngine:
             return
         error = commit.exception()
         if error is not None:
-            self._cache_failure = _Stop(
+            self._cache_failure = StopRun(
                 "cache", f"could not save to {str(self.cache.path)!r}: {error}"
             )
             return
         outcomes[job.key] = outcome
         self._advance(job.key, outcome)
 
-    async def _admit(self, job: _Job) -> bool:
-        """Whether the budget allows this call; waits for calls in flight to settle first."""
-        if self.max_cost_usd is None or self.price is None:
-            return True
-        job.projected_usd = self._projected_cost(job)
-        async with self._settled:
-            while not self._budget_hit:
-                tally = self._tally
-                if tally.spent + tally.in_flight_usd + job.projected_usd <= self.max_cost_usd:
-                    tally.in_flight_usd += job.projected_usd
-                    return True
-                if tally.in_flight == 0:
-                    self._budget_hit = True
-                    break
-                await self._settled.wait()  # real costs may come in under their projection
-        return False
-
-    def _projected_cost(self, job: _Job) -> float:
-        assert self.price is not None
-        tally = self._tally
-        generated = (
-            tally.generated_tokens / tally.replies
-            if tally.replies
-            else self._expected_output_tokens()
-        )
-        return (job.input_tokens * self.price.input + generated * self.price.generated) / 1e6
-
-    def _expected_output_tokens(self) -> int:
-        expected = self.settings.expected_output_tokens
-        if self.settings.max_output_tokens:
-            expected = min(expected, self.settings.max_output_tokens)
-        return expected
-
-    async def _settle(self, job: _Job, cost: float | None) -> None:
-        """A call finished: book its real cost in place of its projection."""
-        tally = self._tally
-        tally.in_flight -= 1
-        tally.calls_done += 1
-        tally.in_flight_usd -= job.projected_usd
-        tally.spent += cost or 0.0
-        if self.max_cost_usd is not None:  # calls may be waiting for the budget to settle
-            async with self._settled:
-                self._settled.notify_all()
-
-    async def _call(self, job: _Job) -> Outcome:
-        """One request, with retries; returns its outcome or raises :class:`_Stop`."""
-        settings, tally = self.settings, self._tally
-        tpm_charge = job.input_tokens + (
-            settings.max_output_tokens or self._expected_output_tokens()
-        )
-        attempt = 0
-        while True:
-            while (wait := self._pause_until - self.clock.now()) > 0:
-                await self.clock.sleep(wait)
-            if self._rpm is not None:
-                await self._rpm.acquire(1)
-            if self._tpm is not None:
-                await self._tpm.acquire(tpm_charge)
-            tally.requests += 1
-            result = await self._attempt(job)
-            if isinstance(result, TeacherReply):
-                reply = result
-                if self._tpm is not None:
-                    self._tpm.refund(tpm_charge - reply.usage.total_tokens)
-                cost = None if self.price is None else self.price.cost(reply.usage)
-                tally.usage += reply.usage
-                tally.generated_tokens += reply.usage.output_tokens
-                tally.generated_tokens += reply.usage.thinking_tokens
-                tally.replies += 1
-                await self._settle(job, cost)
-                return Outcome(reply, cost_usd=cost, attempts=attempt + 1)
-            error = result
-            if self._tpm is not None:
-                self._tpm.refund(tpm_charge)  # a rejected call used no tokens
-            message = _short(scrub(str(error), self.secrets))
-            if error.reason == "auth":
-                raise _Stop("auth", f"{error.reason}: {message}")
-            if not error.retryable or attempt >= settings.max_retries:
-                logger.debug(
-                    "failed %s after %d attempt(s): %s", job.key[:12], attempt + 1, message
-                )
-                await self._settle(job, 0.0)
-                return Outcome(None, error.reason, message, attempts=attempt + 1)
-            delay = backoff_delay(
-                attempt,
-                base=settings.retry_base_delay,
-                cap=settings.retry_max_delay,
-                rng=self.rng,
-                retry_after=error.retry_after,
-            )
-            if error.reason == "rate_limit" and error.retry_after:
-                # The limit is shared by the whole run: hold every new call, not just this one.
-                self._pause_until = max(self._pause_until, self.clock.now() + delay)
-            logger.debug(
-                "retrying %s in %.2f s (attempt %d of %d) after %s: %s",
-                job.key[:12],
-                delay,
-                attempt + 2,
-                settings.max_retries + 1,
-                error.reason,
-                message,
-            )
-            tally.retries += 1
-            attempt += 1
-            await self.clock.sleep(delay)
-
-    async def _attempt(self, job: _Job) -> TeacherReply | ProviderError:
-        """One call: the reply, or the error to handle (unexpected ones stop the run)."""
-        try:
-            reply = await _with_timeout(self.provider.complete(job.request), self.settings.timeout)
-        except ProviderError as exc:
-            return exc
-        except asyncio.TimeoutError:
-            return ProviderError(
-                f"no reply within timeout={self.settings.timeout:g} s",
-                reason="timeout",
-                retryable=True,
-            )
-        except (ConnectionError, OSError) as exc:  # a provider that let a socket error through
-            return ProviderError(
-                f"{type(exc).__name__}: {exc}", reason="connection", retryable=True
-            )
-        except Exception as exc:
-            text = _short(scrub(f"{type(exc).__name__}: {exc}", self.secrets))
-            raise _Stop("bug", text) from None
-        # A malformed reply is the provider's bug: stop now rather than pay for every row and
-        # fail when the Dataset is built.
-        if not isinstance(reply, TeacherReply):
-            raise _Stop("bug", f"complete() returned {type(reply).__name__}, not a TeacherReply")
-        if reply.thinking_kind not in THINKING_KINDS or not isinstance(reply.usage, Usage):
-            raise _Stop("bug", f"complete() returned thinking_kind={reply.thinking_kind!r}")
-        return reply
+    async def _call(self, job: Job) -> Outcome:
+        """One request, with retries (or :class:`StopRun`); its cost is then booked."""
+        outcome = await self._caller.call(job)
+        await self._budget.settle(job, outcome.cost_usd)
+        return outcome
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
-    def _entry(self, job: _Job, outcome: Outcome) -> CacheEntry:
+    def _entry(self, job: Job, outcome: Outcome) -> CacheEntry:
         request = job.request
         return CacheEntry(
             key=job.key,
@@ -513,7 +319,7 @@ class TeacherEngine:
         self,
         requests: Sequence[tuple[str, TeacherRequest]],
         outcomes: Mapping[str, Outcome],
-        stop: _Stop | None,
+        stop: StopRun | None,
     ) -> RunSummary:
         failed: dict[str, int] = {}
         done = cached = cached_failed = truncated = 0
@@ -544,11 +350,11 @@ class TeacherEngine:
             cost_usd=None if self.price is None else round(tally.spent, 10),
             elapsed_s=round(self.clock.now() - self._started, 3),
             cached_failed=cached_failed,
-            stopped="budget" if self._budget_hit else (stop.kind if stop else None),
+            stopped="budget" if self._budget.hit else (stop.kind if stop else None),
             max_cost_usd=self.max_cost_usd,
         )
 
-    def _stop_message(self, stop: _Stop, outcomes: Mapping[str, Outcome]) -> str:
+    def _stop_message(self, stop: StopRun, outcomes: Mapping[str, Outcome]) -> str:
         saved = sum(1 for o in outcomes.values() if not o.cached and o.reason != "budget")
         tail = (
             f" The run stopped at once; the {saved:,} replies that finished before are saved "
@@ -570,24 +376,5 @@ class TeacherEngine:
         )
 
 
-if sys.version_info >= (3, 11):
-
-    async def _with_timeout(awaitable: Awaitable[T], seconds: float) -> T:
-        # Runs the call in this task (wait_for makes a task per call on 3.11): less overhead,
-        # and the call starts exactly when its rate-limit slot is granted.
-        async with asyncio.timeout(seconds):
-            return await awaitable
-
-else:  # pragma: no cover - Python 3.10
-
-    async def _with_timeout(awaitable: Awaitable[T], seconds: float) -> T:
-        return await asyncio.wait_for(awaitable, seconds)
-
-
 def _usd(value: float) -> str:
     return f"${value:,.2f}" if value >= 10 else f"${value:,.4f}"
-
-
-def _short(text: str, limit: int = _MAX_MESSAGE) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -100,10 +100,13 @@ class LocalProvider:
 
     def _load(self) -> Any:
         if self._backend is None:
-            from ..scaling.transformers_backend import TransformersBackend
+            from ..registry import build
 
-            self._backend = TransformersBackend(
-                self._source,
+            # Through the plugin manager by name: a stage never imports another stage.
+            self._backend = build(
+                "backend",
+                "transformers",
+                model=self._source,
                 tokenizer=self._tokenizer,
                 format=self._format,
                 device=self._device,
@@ -131,7 +134,7 @@ class LocalProvider:
             control = None
             limit = int(settings.get("max_output_tokens") or DEFAULT_MAX_NEW_TOKENS)
             if settings.get("thinking_budget") is not None:
-                from ..scaling.control import ThinkingControl
+                from ..records import ThinkingControl
 
                 budget = int(settings["thinking_budget"])
                 # max_output_tokens bounds the whole reply, as a provider's does: the answer gets

@@ -161,11 +161,7 @@ class OpenAICompatibleProvider(SDKProvider):
         """Send one chat completion; map the reply or raise :class:`ProviderError`."""
         import openai
 
-        params = self._params(request)
-        response = await self._call(
-            openai, lambda: self._client.chat.completions.create(**params), params["model"]
-        )
-        return self._reply(response, params["model"])
+        return await self._send(openai, self._client.chat.completions.create, self._params(request))
 
     def _reply(self, response: Any, model: str) -> TeacherReply:
         choices = getattr(response, "choices", None)

@@ -1,4 +1,4 @@
-"""Pacing for the teacher engine: the clock, rate-limit token buckets and retry backoff.
+"""Pacing for the teacher engine: the clock, the run's rate limits and retry backoff.
 
 Time comes from an injectable :class:`Clock`, so tests of rate limits and backoff run on a fake
 clock (:class:`tinyreason.testing.FakeClock`): exact and instant.
@@ -11,7 +11,7 @@ import random
 import time
 from typing import Protocol
 
-__all__ = ["Clock", "RealClock", "TokenBucket", "backoff_delay"]
+__all__ = ["Clock", "RateLimiter", "RealClock", "TokenBucket", "backoff_delay"]
 
 
 class Clock(Protocol):
@@ -89,6 +89,56 @@ class TokenBucket:
         """Give back ``amount`` (an over-estimate), or charge more when it is negative."""
         self._refill()
         self.level = min(self.capacity, self.level + amount)
+
+
+class RateLimiter:
+    """The limits one run shares: requests per minute, tokens per minute, and a pause after a 429.
+
+    TPM is charged an estimate before a call (:meth:`acquire`) and corrected with the real usage
+    after (:meth:`refund`). A rate limit with ``Retry-After`` holds every new call (:meth:`pause`),
+    since the limit belongs to the whole run, not to the one call that met it.
+
+    Args:
+        clock: The clock to pace on.
+        requests_per_minute: RPM limit, or None.
+        tokens_per_minute: TPM limit, or None.
+
+    Example:
+        >>> import asyncio
+        >>> limiter = RateLimiter(RealClock(), requests_per_minute=600, tokens_per_minute=6000)
+        >>> asyncio.run(limiter.acquire(50))
+        >>> limiter.refund(50)  # the call was rejected: its tokens were not used
+        >>> limiter.pause(0.0)
+    """
+
+    def __init__(
+        self,
+        clock: Clock,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+    ):
+        self.clock = clock
+        self.rpm = TokenBucket(requests_per_minute, clock) if requests_per_minute else None
+        self.tpm = TokenBucket(tokens_per_minute, clock) if tokens_per_minute else None
+        self.paused_until = 0.0
+
+    async def acquire(self, tokens: float) -> None:
+        """Wait out any pause, then take one request and ``tokens`` tokens from the limits."""
+        while (wait := self.paused_until - self.clock.now()) > 0:
+            await self.clock.sleep(wait)
+        if self.rpm is not None:
+            await self.rpm.acquire(1)
+        if self.tpm is not None:
+            await self.tpm.acquire(tokens)
+
+    def refund(self, tokens: float) -> None:
+        """Give back TPM ``tokens`` charged but not used (a negative amount charges more)."""
+        if self.tpm is not None:
+            self.tpm.refund(tokens)
+
+    def pause(self, seconds: float) -> None:
+        """Hold every new call until ``seconds`` from now (or longer, if already paused longer)."""
+        self.paused_until = max(self.paused_until, self.clock.now() + seconds)
 
 
 def backoff_delay(

@@ -27,11 +27,17 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from .._async import run_sync
 from ..data import as_problems, to_dataset
 from ..errors import ConfigError
-from ..records import THINKING_KINDS, Problem, Trace
+from ..records import Problem
 from .base import Provider, TeacherRequest
-from .cache import CacheEntry, ReplyCache, check_refresh, default_cache_path
+from .cache import check_refresh
 from .engine import EngineSettings, TeacherEngine
-from .pricing import Estimate, ModelTable, Price, load_models, make_estimate
+from .planning import ANSWER_ALLOWANCE_TOKENS as ANSWER_ALLOWANCE_TOKENS
+from .planning import DEFAULT_EXPECTED_OUTPUT_TOKENS as DEFAULT_EXPECTED_OUTPUT_TOKENS
+from .planning import DEFAULT_HIGH_OUTPUT_TOKENS as DEFAULT_HIGH_OUTPUT_TOKENS
+from .planning import MIN_OBSERVED_REPLIES as MIN_OBSERVED_REPLIES
+from .planning import CacheArg, RunPlan, estimate_run, open_cache, plan_run
+from .pricing import Estimate, ModelTable, load_models
+from .rows import outcome_traces
 from .summary import Outcome, RunStopped, RunSummary
 
 if TYPE_CHECKING:
@@ -40,18 +46,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("tinyreason.teachers")
 
 __all__ = ["CacheArg", "ProviderTeacher", "RunStopped", "RunSummary"]
-
-#: What ``cache=`` takes: a path, a :class:`ReplyCache`, None (the default file) or False (none).
-CacheArg = str | Path | ReplyCache | bool | None
-
-#: Output + thinking tokens assumed per call before any reply says otherwise.
-DEFAULT_EXPECTED_OUTPUT_TOKENS = 4_000
-#: Assumed for the "high" estimate when no max_output_tokens is set.
-DEFAULT_HIGH_OUTPUT_TOKENS = 32_768
-#: Answer tokens assumed on top of a thinking budget, for the "high" estimate.
-ANSWER_ALLOWANCE_TOKENS = 2_000
-#: Replies of a model that must be in the cache before their mean length is trusted.
-MIN_OBSERVED_REPLIES = 5
 
 
 @dataclass(frozen=True)
@@ -290,64 +284,14 @@ class ProviderTeacher:
         """
         items = as_problems(problems)
         pairs = self.requests(items)
-        store, owned = self._open_cache(cache, create=False)
+        store, owned = open_cache(cache, create=False)
         try:
-            return self._estimate(
-                items, pairs, store, check_refresh(refresh), expected_output_tokens
+            return estimate_run(
+                self, items, pairs, store, check_refresh(refresh), expected_output_tokens
             )
         finally:
             if owned and store is not None:
                 store.close()
-
-    def _expected_output_tokens(self, store: ReplyCache | None) -> tuple[int, str]:
-        expected, why = DEFAULT_EXPECTED_OUTPUT_TOKENS, "a default"
-        if store is not None:
-            mean, n = store.mean_output_tokens(self.name, self.model)  # type: ignore[arg-type]
-            if n >= MIN_OBSERVED_REPLIES:
-                expected, why = max(1, round(mean)), f"the mean of {n:,} cached replies"
-        if self.max_output_tokens is not None and expected > self.max_output_tokens:
-            expected, why = self.max_output_tokens, "max_output_tokens"
-        return expected, why
-
-    def _estimate(
-        self,
-        items: Sequence[Problem],
-        pairs: Sequence[tuple[str, TeacherRequest]],
-        store: ReplyCache | None,
-        refresh: frozenset[str],
-        expected_output_tokens: int | None,
-    ) -> Estimate:
-        unique = dict(pairs)
-        cached: dict[str, CacheEntry] = {}
-        if store is not None:
-            cached = {k: e for k, e in store.get_many(unique).items() if not e.matches(refresh)}
-        if expected_output_tokens is not None:
-            expected, why = expected_output_tokens, "given"
-        else:
-            expected, why = self._expected_output_tokens(store)
-        if self.max_output_tokens is not None:
-            high, high_why = self.max_output_tokens, "max_output_tokens"
-        elif self.thinking_budget is not None:
-            high = self.thinking_budget + ANSWER_ALLOWANCE_TOKENS
-            high_why = f"thinking_budget + {ANSWER_ALLOWANCE_TOKENS:,} answer tokens"
-        else:
-            high, high_why = DEFAULT_HIGH_OUTPUT_TOKENS, "no max_output_tokens set"
-        to_call = [r for k, r in unique.items() if k not in cached]
-        return make_estimate(
-            self.name,
-            self.model,  # type: ignore[arg-type]
-            prompts=[(r.system or "") + r.question for r in to_call],
-            problems=len(items),
-            unique=len(unique),
-            cached=len(unique) - len(to_call),
-            price=self.models.price(self.name, self.model),  # type: ignore[arg-type]
-            expected_output_tokens=expected,
-            high_output_tokens=max(high, expected),
-            assumptions=(
-                f"prompt tokens ~ characters / 4; expected: {expected:,} output + thinking "
-                f"tokens per call ({why}); high: {max(high, expected):,} per call ({high_why})"
-            ),
-        )
 
     # -- distil --------------------------------------------------------------------------------
 
@@ -391,12 +335,8 @@ class ProviderTeacher:
             RunStopped: the key was rejected (or the provider failed unexpectedly) mid-run; what
                 finished is saved in the cache.
         """
-        plan = self._prepare(problems, cache, max_cost_usd, refresh)
-        try:
-            outcomes = run_sync(lambda: self._execute(plan, progress))
-            return self._dataset(plan, outcomes, progress)
-        finally:
-            plan.close()
+        with plan_run(self, problems, cache, max_cost_usd, refresh) as plan:
+            return self._dataset(plan, run_sync(lambda: self._execute(plan, progress)), progress)
 
     async def adistill(
         self,
@@ -408,72 +348,10 @@ class ProviderTeacher:
         progress: bool = True,
     ) -> Dataset:
         """:meth:`distill` for async code: ``ds = await teacher.adistill(problems)``."""
-        plan = self._prepare(problems, cache, max_cost_usd, refresh)
-        try:
-            outcomes = await self._execute(plan, progress)
-            return self._dataset(plan, outcomes, progress)
-        finally:
-            plan.close()
+        with plan_run(self, problems, cache, max_cost_usd, refresh) as plan:
+            return self._dataset(plan, await self._execute(plan, progress), progress)
 
-    def _open_cache(
-        self, cache: CacheArg, *, create: bool = True
-    ) -> tuple[ReplyCache | None, bool]:
-        if isinstance(cache, ReplyCache):
-            return cache, False
-        if cache is False:
-            return (ReplyCache.temporary() if create else None), True
-        if cache is None or cache is True:
-            cache = default_cache_path()
-        if not isinstance(cache, (str, Path)):
-            raise ConfigError(
-                f"cache= must be a file path, a ReplyCache, None or False, got {cache!r}"
-            )
-        if not create and not Path(cache).expanduser().exists():
-            return None, True
-        return ReplyCache(cache), True
-
-    def _prepare(
-        self, problems: Any, cache: CacheArg, max_cost_usd: float | None, refresh: Any
-    ) -> _Plan:
-        items = as_problems(problems)  # empty input, a missing question: DataError here
-        chosen = check_refresh(refresh)
-        api_key = self.resolve_api_key()  # a missing key fails before anything else happens
-        price = self.models.price(self.name, self.model)  # type: ignore[arg-type]
-        if max_cost_usd is not None:
-            if (
-                isinstance(max_cost_usd, bool)
-                or not isinstance(max_cost_usd, (int, float))
-                or not max_cost_usd >= 0
-            ):
-                raise ConfigError(f"max_cost_usd must be a number >= 0, got {max_cost_usd!r}")
-            if price is None:
-                raise ConfigError(
-                    f"max_cost_usd needs a price for {self.name} model {self.model!r}, and the "
-                    "data file has none: pass prices={model: {'input': USD_per_1M, 'output': "
-                    "..., 'thinking': ...}} to the teacher."
-                )
-        pairs = self.requests(items)
-        store, owned = self._open_cache(cache)
-        assert store is not None
-        plan = _Plan(items, pairs, store, owned, chosen, api_key, price, max_cost_usd)
-        try:
-            plan.expected_output_tokens = self._expected_output_tokens(store)[0]
-            if max_cost_usd is not None:
-                estimate = self._estimate(items, pairs, store, chosen, None)
-                if estimate.usd_low is not None and max_cost_usd < estimate.usd_low:
-                    raise ConfigError(
-                        f"max_cost_usd=${max_cost_usd:,.4f} is below the least this run can cost: "
-                        f"${estimate.usd_low:,.4f} for the prompts of its {estimate.to_call:,} "
-                        f"uncached questions alone (expected ~${estimate.usd_expected:,.2f}, at "
-                        f"most ~${estimate.usd_high:,.2f}). Raise the cap, or distil fewer "
-                        "problems; teacher.estimate(problems) shows the details."
-                    )
-        except BaseException:
-            plan.close()
-            raise
-        return plan
-
-    async def _execute(self, plan: _Plan, progress: bool) -> dict[str, Outcome]:
+    async def _execute(self, plan: RunPlan, progress: bool) -> dict[str, Outcome]:
         provider = self.make_provider()
         engine = TeacherEngine(
             provider,
@@ -508,61 +386,19 @@ class ProviderTeacher:
                     "%s: closing the provider failed (%s)", self.name, type(exc).__name__
                 )
 
-    def _dataset(self, plan: _Plan, outcomes: Mapping[str, Outcome], progress: bool) -> Dataset:
-        default_kind = self.models.thinking_kind(self.name, self.model)  # type: ignore[arg-type]
-        if default_kind not in THINKING_KINDS:
-            default_kind = "unknown"
-        traces = []
-        for problem, (key, _) in zip(plan.problems, plan.pairs, strict=True):
-            outcome = outcomes[key]
-            reply = outcome.reply
-            if reply is not None:
-                trace = Trace(
-                    problem_id=problem.id,
-                    teacher=self.name,
-                    model=reply.model or self.model,  # type: ignore[arg-type]
-                    thinking=reply.thinking,
-                    answer_text=reply.answer,
-                    thinking_kind=reply.thinking_kind,  # type: ignore[arg-type]
-                    finish_reason=reply.finish_reason,
-                    usage=reply.usage,
-                    cost_usd=outcome.cost_usd,
-                )
-            else:
-                trace = Trace(
-                    problem_id=problem.id,
-                    teacher=self.name,
-                    model=self.model,  # type: ignore[arg-type]
-                    thinking="",
-                    answer_text="",
-                    thinking_kind=default_kind,  # type: ignore[arg-type]
-                    finish_reason="error",
-                    cost_usd=None if plan.price is None else 0.0,
-                    error=outcome.error,
-                )
-            traces.append(trace)
+    def _dataset(self, plan: RunPlan, outcomes: Mapping[str, Outcome], progress: bool) -> Dataset:
+        traces = outcome_traces(
+            plan.problems,
+            plan.pairs,
+            outcomes,
+            teacher=self.name,
+            model=self.model,  # type: ignore[arg-type]
+            default_kind=self.models.thinking_kind(self.name, self.model),  # type: ignore[arg-type]
+            price=plan.price,
+        )
         dataset = to_dataset(plan.problems, traces)
         if progress and self.last_summary is not None:
             from tqdm.auto import tqdm
 
             tqdm.write(str(self.last_summary))
         return dataset
-
-
-@dataclass
-class _Plan:
-    """Everything a run needs, checked before any call is made."""
-
-    problems: list[Problem]
-    pairs: list[tuple[str, TeacherRequest]]
-    cache: ReplyCache
-    owns_cache: bool
-    refresh: frozenset[str]
-    api_key: str | None = field(repr=False)
-    price: Price | None
-    max_cost_usd: float | None
-    expected_output_tokens: int = DEFAULT_EXPECTED_OUTPUT_TOKENS
-
-    def close(self) -> None:
-        if self.owns_cache:
-            self.cache.close()

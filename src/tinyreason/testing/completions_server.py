@@ -1,8 +1,8 @@
 """A loopback OpenAI-compatible *completions* server backed by a ``transformers`` model.
 
 It lets tests (and users without vLLM) run :class:`~tinyreason.scaling.OpenAIServerBackend` end to
-end over real HTTP: a stdlib ``ThreadingHTTPServer`` on ``127.0.0.1`` (a free port), started in a
-daemon thread, speaking the subset of ``POST /v1/completions`` that budget forcing uses, with
+end over real HTTP: a loopback server on ``127.0.0.1`` (a free port), started in a daemon thread,
+speaking the subset of ``POST /v1/completions`` that budget forcing uses, with
 vLLM's extensions:
 
 * ``prompt``: a string, a list of token ids, or a list of either (one choice per prompt and n);
@@ -18,166 +18,37 @@ Greedy decoding takes the argmax of the same float32 logits as ``model.generate`
 unpadded prompt it writes exactly what ``generate`` writes. Requests are served one at a time (a
 lock around the model): the tiny models gain nothing from parallel forwards on two cores.
 
-For error tests, :meth:`CompletionsServer.fail_next` queues HTTP statuses to answer next, and
-``api_key=`` makes the server refuse requests without that bearer token (as ``vllm serve
---api-key`` does).
+For error tests it injects faults as every loopback server does
+(:class:`~tinyreason.testing.loopback.LoopbackServer`): :meth:`CompletionsServer.fail_next` queues
+HTTP statuses to answer next, :meth:`CompletionsServer.inject` any fault (``drop``, ``slow``,
+``malformed``, ``empty``...), ``fault_rate`` draws them; they hit completions only, never
+``GET /v1/models``. ``api_key=`` makes the server refuse requests without that bearer token (as
+``vllm serve --api-key`` does). Generation itself is in :mod:`~tinyreason.testing.sampling`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import inspect
 import json
-import socket
 import threading
 import time
 import uuid
-from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-__all__ = ["Completion", "CompletionsServer", "SamplingOptions", "complete"]
+from .faults import FAULT_KINDS
+from .loopback import LoopbackServer, Request, Response, openai_error
+from .sampling import Completion, SamplingOptions, complete
 
+__all__ = [
+    "Completion",  # re-exported from .sampling, with SamplingOptions and complete
+    "CompletionsServer",
+    "SamplingOptions",
+    "complete",
+]
 
-@dataclass(frozen=True)
-class SamplingOptions:
-    """What one completions request asks for (vLLM's defaults where OpenAI has none).
-
-    Example:
-        >>> SamplingOptions(max_tokens=8, temperature=0.0).n
-        1
-    """
-
-    max_tokens: int = 16
-    temperature: float = 1.0
-    top_p: float = 1.0
-    seed: int | None = None
-    n: int = 1
-    stop: tuple[str, ...] = ()
-    stop_token_ids: tuple[int, ...] = ()
-    min_tokens: int = 0
-    skip_special_tokens: bool = True
-    include_stop_str_in_output: bool = False
-    logit_bias: Mapping[int, float] = field(default_factory=dict)
-    ignore_eos: bool = False
-
-
-@dataclass(frozen=True)
-class Completion:
-    """One generated choice.
-
-    Attributes:
-        token_ids: Every generated token, the one that stopped generation included (vLLM's
-            convention).
-        text: The decoded text; a stop string or stop token is cut unless asked for.
-        finish_reason: ``"stop"`` or ``"length"``.
-        stop_reason: The stop string or stop token id that ended it; None for the model's EOS or
-            a length stop (vLLM's field).
-    """
-
-    token_ids: tuple[int, ...]
-    text: str
-    finish_reason: str
-    stop_reason: int | str | None = None
-
-
-def complete(
-    model: Any,
-    tokenizer: Any,
-    prompt_ids: Sequence[int],
-    options: SamplingOptions,
-    *,
-    eos_token_ids: Iterable[int] = (),
-    generator: Any = None,
-) -> Completion:
-    """Generate one completion token by token with the KV cache, honouring ``options``.
-
-    Args:
-        model: A ``transformers`` causal LM.
-        tokenizer: Its tokenizer (for stop strings and the text).
-        prompt_ids: The prompt's token ids.
-        options: The request's sampling options (``n`` is ignored: one choice).
-        eos_token_ids: Ids that end generation unless ``options.ignore_eos``.
-        generator: A ``torch.Generator`` for sampling (``temperature > 0``).
-
-    Example:
-        >>> complete(model, tok, [1, 2], SamplingOptions(max_tokens=4))  # doctest: +SKIP
-        Completion(token_ids=(7, 9, 3, 3), text='...', finish_reason='length', stop_reason=None)
-    """
-    import torch
-
-    eos = frozenset(() if options.ignore_eos else eos_token_ids)
-    stop_ids = frozenset(options.stop_token_ids)
-    ends = eos | stop_ids
-    bias_ids = torch.tensor(list(options.logit_bias), dtype=torch.long)
-    bias = torch.tensor(list(options.logit_bias.values()), dtype=torch.float32)
-    end_ids = torch.tensor(sorted(ends), dtype=torch.long)
-    generated: list[int] = []
-    inputs = torch.tensor([list(prompt_ids)], dtype=torch.long)
-    # transformers 5 renamed the forward's `past_key_values` to `cache`; accept both.
-    cache_arg = "cache" if "cache" in inspect.signature(model.forward).parameters else None
-    past = None
-    with torch.inference_mode():
-        for step in range(options.max_tokens):
-            if cache_arg:
-                out = model(input_ids=inputs, cache=past, use_cache=True)
-                past = out["cache"]
-            else:
-                out = model(input_ids=inputs, past_key_values=past, use_cache=True)
-                past = out.past_key_values
-            logits = out.logits[0, -1].float().clone()
-            if len(bias_ids):
-                logits.index_add_(0, bias_ids, bias)
-            if step < options.min_tokens and len(end_ids):
-                logits[end_ids] = float("-inf")
-            token = _pick(logits, options, generator)
-            generated.append(token)
-            inputs = torch.tensor([[token]], dtype=torch.long)
-            if token in ends:
-                keep = generated if options.include_stop_str_in_output else generated[:-1]
-                reason = token if token in stop_ids else None
-                return Completion(
-                    tuple(generated), _decode(tokenizer, keep, options), "stop", reason
-                )
-            if options.stop and step + 1 >= options.min_tokens:
-                text = _decode(tokenizer, generated, options)
-                hit = _first_stop(text, options.stop)
-                if hit is not None:
-                    at, stop = hit
-                    end = at + len(stop) if options.include_stop_str_in_output else at
-                    return Completion(tuple(generated), text[:end], "stop", stop)
-    return Completion(tuple(generated), _decode(tokenizer, generated, options), "length")
-
-
-def _pick(logits: Any, options: SamplingOptions, generator: Any) -> int:
-    import torch
-
-    if options.temperature == 0:
-        return int(logits.argmax())
-    logits = logits / options.temperature
-    if options.top_p < 1.0:
-        sorted_logits, order = logits.sort(descending=True)
-        probs = sorted_logits.softmax(-1)
-        # Keep the smallest head whose mass reaches top_p (the top token always stays).
-        drop = probs.cumsum(-1) - probs >= options.top_p
-        logits = logits.scatter(0, order, sorted_logits.masked_fill(drop, float("-inf")))
-    return int(torch.multinomial(logits.softmax(-1), 1, generator=generator))
-
-
-def _decode(tokenizer: Any, ids: Sequence[int], options: SamplingOptions) -> str:
-    return tokenizer.decode(
-        list(ids),
-        skip_special_tokens=options.skip_special_tokens,
-        clean_up_tokenization_spaces=False,
-    )
-
-
-def _first_stop(text: str, stops: Sequence[str]) -> tuple[int, str] | None:
-    hits = [(text.find(s), s) for s in stops if s and s in text]
-    return min(hits) if hits else None
+#: The faults this server serves: all but ``safety`` (completions have no safety filter).
+_SERVED = tuple(k for k in FAULT_KINDS if k != "safety")
 
 
 class _BadRequest(Exception):
@@ -188,7 +59,7 @@ class _BadRequest(Exception):
         self.status = status
 
 
-class CompletionsServer:
+class CompletionsServer(LoopbackServer):
     """An OpenAI-compatible completions server on 127.0.0.1, backed by a transformers model.
 
     Args:
@@ -203,16 +74,30 @@ class CompletionsServer:
             plays a server whose text keeps special tokens, so stop strings can match them.
         host: The interface to bind; keep the loopback default.
         port: The port; 0 picks a free one.
+        fault_rate: Probability (0..1) that a completions request gets a random fault, drawn
+            with ``seed`` from ``fault_kinds``. Queued faults (:meth:`inject`) come first.
+        fault_kinds: The faults ``fault_rate`` draws from; None: every random kind it serves.
+        seed: Seed of the random fault draws.
+        retry_after: Default ``Retry-After`` header of a ``rate_limit`` fault (``""``: none).
+            Every HTTP error fault also says ``retry-after-ms: 1``, so an SDK retries at once.
+        slow_seconds: How long a ``slow`` fault waits before replying.
 
     Attributes:
-        requests: The JSON body of every ``/v1/completions`` request received, in order.
+        requests: The JSON body of every ``/v1/completions`` request received, in order
+            (faulted requests are not: they never reached the model).
 
     Example:
         >>> from tinyreason.testing import CompletionsServer, tiny_model
         >>> with CompletionsServer(tiny_model()) as server:  # doctest: +SKIP
         ...     backend = OpenAIServerBackend(server.base_url, "tiny", server.tokenizer)
+        ...     server.fail_next(503)  # the first request fails, the SDK's retry succeeds
         ...     backend.generate([backend.prompt("6*7?")], max_new_tokens=8)
     """
+
+    url_path: ClassVar[str] = "/v1"
+    fault_kinds_served: ClassVar[tuple[str, ...]] = _SERVED
+    # retry-after-ms (OpenAI's SDK reads it first) keeps an SDK's retry of a fault fast in tests.
+    fault_headers: ClassVar[Mapping[str, str]] = {"retry-after-ms": "1"}
 
     def __init__(
         self,
@@ -225,9 +110,17 @@ class CompletionsServer:
         skip_special_tokens: bool = True,
         host: str = "127.0.0.1",
         port: int = 0,
+        fault_rate: float = 0.0,
+        fault_kinds: Sequence[str] | None = None,
+        seed: int = 0,
+        retry_after: str = "1",
+        slow_seconds: float = 2.0,
     ):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        self.fault_rate, self.fault_kinds, self.seed = fault_rate, fault_kinds, seed
+        self.retry_after, self.slow_seconds = retry_after, slow_seconds
+        super().__init__(host=host, port=port)
         if isinstance(model, (str, Path)):
             source: str | None = str(model)
             model = AutoModelForCausalLM.from_pretrained(source)
@@ -242,97 +135,50 @@ class CompletionsServer:
         self.skip_special_tokens = skip_special_tokens
         self.requests: list[dict[str, Any]] = []
         self._api_key = api_key
-        self._faults: deque[int] = deque()
         self._lock = threading.Lock()  # one forward at a time: the model and `requests`
         eos = model.generation_config.eos_token_id
         eos_ids = [eos] if isinstance(eos, int) else list(eos or ())
         if tokenizer.eos_token_id is not None:
             eos_ids.append(tokenizer.eos_token_id)
         self.eos_token_ids = tuple(dict.fromkeys(eos_ids))
-        self._host, self._port = host, port
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     def __repr__(self) -> str:
-        state = self.base_url if self._httpd else "stopped"
+        state = self.base_url if self.running else "stopped"
         return f"CompletionsServer({self.model_name!r}, {state})"
-
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    @property
-    def base_url(self) -> str:
-        """The URL clients use (``http://127.0.0.1:PORT/v1``); the server must be started."""
-        if self._httpd is None:
-            raise RuntimeError("the server is not running; call start() or use `with`.")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
-
-    def start(self) -> CompletionsServer:
-        """Bind the port and serve in a daemon thread; returns the server."""
-        if self._httpd is None:
-            self._httpd = _HTTPServer((self._host, self._port), _Handler)
-            self._httpd.owner = self  # type: ignore[attr-defined]
-            # A short poll interval: stop() waits for it, and tests stop many servers.
-            self._thread = threading.Thread(
-                target=self._httpd.serve_forever,
-                kwargs={"poll_interval": 0.02},
-                name="tinyreason-completions",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and free the port."""
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd.close_connections()
-            if self._thread is not None:
-                self._thread.join(timeout=5)
-            self._httpd = self._thread = None
-
-    def __enter__(self) -> CompletionsServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    # -- faults ------------------------------------------------------------------------------
-
-    def fail_next(self, *statuses: int) -> None:
-        """Answer the next requests with these HTTP statuses (one each), then serve again.
-
-        Example:
-            >>> server.fail_next(500, 503)  # doctest: +SKIP
-        """
-        with self._lock:
-            self._faults.extend(int(s) for s in statuses)
 
     # -- requests ----------------------------------------------------------------------------
 
-    def handle(self, method: str, path: str, body: bytes, headers: Mapping[str, str]) -> tuple:
-        """Answer one HTTP request: ``(status, JSON payload, extra headers)``."""
-        route = path.split("?", 1)[0].rstrip("/")
-        with self._lock:
-            # Injected faults hit completions only: a backend's one-off GET /models stays clean.
-            fault = self._faults.popleft() if self._faults and method == "POST" else None
+    def respond(self, request: Request) -> Response | None:
+        """Serve one request: an injected fault (completions only), else :meth:`handle`'s answer."""
+        # Injected faults hit completions only: a backend's one-off GET /models stays clean.
+        fault = self.take_fault() if request.method == "POST" else None
         if fault is not None:
-            # retry-after-ms keeps an SDK's retry of an injected 429/5xx fast in tests.
-            return fault, _error(f"injected failure {fault}", fault), {"retry-after-ms": "1"}
+            return self.fault_response(
+                fault,
+                reply=lambda: self._answer(request),
+                bodies={"empty": lambda: self._reply_body([])},
+            )
+        return self._answer(request)
+
+    def _answer(self, request: Request) -> Response:
+        status, payload, headers = self.handle(
+            request.method, request.path, request.body, request.headers
+        )
+        return Response.json(status, payload, headers)
+
+    def handle(self, method: str, path: str, body: bytes, headers: Mapping[str, str]) -> tuple:
+        """Answer one HTTP request, faults aside: ``(status, JSON payload, extra headers)``."""
+        route = path.split("?", 1)[0].rstrip("/")
         if self._api_key is not None and headers.get("Authorization") != f"Bearer {self._api_key}":
-            return 401, _error("invalid API key: send Authorization: Bearer <key>", 401), {}
+            return 401, openai_error(401, "invalid API key: send Authorization: Bearer <key>"), {}
         if method == "GET" and route == "/v1/models":
             # vLLM lists each model's max_model_len; backends size budgets from it.
             window = getattr(self.model.config, "max_position_embeddings", None)
             entry = {"id": self.model_name, "object": "model", "max_model_len": window}
             return 200, {"object": "list", "data": [entry]}, {}
         if method != "POST" or route != "/v1/completions":
-            return (
-                404,
-                _error(f"no route {method} {path}; this server has /v1/completions", 404),
-                {},
-            )
+            message = f"no route {method} {path}; this server has /v1/completions"
+            return 404, openai_error(404, message), {}
         try:
             request = json.loads(body or b"{}")
             if not isinstance(request, dict):
@@ -341,9 +187,9 @@ class CompletionsServer:
                 self.requests.append(request)
                 return 200, self._complete(request), {}
         except json.JSONDecodeError as exc:
-            return 400, _error(f"the body is not JSON: {exc}", 400), {}
+            return 400, openai_error(400, f"the body is not JSON: {exc}"), {}
         except _BadRequest as exc:
-            return exc.status, _error(str(exc), exc.status), {}
+            return exc.status, openai_error(exc.status, str(exc)), {}
 
     def _complete(self, request: dict[str, Any]) -> dict[str, Any]:
         import torch
@@ -383,7 +229,12 @@ class CompletionsServer:
                     choice["token_ids"] = list(done.token_ids)
                     choice["prompt_token_ids"] = list(prompt)
                 choices.append(choice)
-        prompt_tokens = sum(len(p) for p in prompts)
+        return self._reply_body(choices, sum(len(p) for p in prompts), completion_tokens)
+
+    def _reply_body(
+        self, choices: list[dict[str, Any]], prompt_tokens: int = 0, completion_tokens: int = 0
+    ) -> dict[str, Any]:
+        """A completions reply with these choices (none: the ``empty`` fault)."""
         return {
             "id": f"cmpl-{uuid.uuid4().hex}",
             "object": "text_completion",
@@ -469,73 +320,3 @@ def _options(request: Mapping[str, Any]) -> SamplingOptions:
         logit_bias=bias,
         ignore_eos=bool(request.get("ignore_eos", False)),
     )
-
-
-def _error(message: str, status: int) -> dict[str, Any]:
-    # OpenAI's shape; the SDK puts error.message into its exception text.
-    return {"error": {"message": message, "type": "error", "code": status}}
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    """Handler threads are tracked so that stop() can end them.
-
-    A client that keeps its connection open (HTTP keep-alive) would otherwise leave a handler
-    thread, one that has run torch, blocked until the interpreter kills it at exit, and torch's
-    per-thread state does not survive that (``terminate called without an active exception``).
-    """
-
-    daemon_threads = True
-
-    def __init__(self, address: tuple[str, int], handler: type) -> None:
-        super().__init__(address, handler)
-        self._open: dict[threading.Thread, socket.socket] = {}
-        self._open_lock = threading.Lock()
-
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        with self._open_lock:
-            self._open[threading.current_thread()] = request
-        try:
-            super().process_request_thread(request, client_address)
-        finally:
-            with self._open_lock:
-                self._open.pop(threading.current_thread(), None)
-
-    def close_connections(self, timeout: float = 10.0) -> None:
-        """Close every open connection and wait for its handler thread to end."""
-        with self._open_lock:
-            open_now = list(self._open.items())
-        for _, connection in open_now:
-            with contextlib.suppress(OSError):  # already closed by the client
-                connection.shutdown(socket.SHUT_RDWR)
-        for thread, _ in open_now:
-            thread.join(timeout)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, so a round of requests reuses connections
-
-    def do_GET(self) -> None:
-        self._serve("GET")
-
-    def do_POST(self) -> None:
-        self._serve("POST")
-
-    def _serve(self, method: str) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        owner: CompletionsServer = self.server.owner  # type: ignore[attr-defined]
-        try:
-            status, payload, extra = owner.handle(method, self.path, body, self.headers)
-        except Exception as exc:  # a bug here must reach the client as a 500, not hang it
-            status, payload, extra = 500, _error(f"{type(exc).__name__}: {exc}", 500), {}
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in extra.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Stay quiet: tests read the server's ``requests``, not its access log."""

@@ -20,47 +20,26 @@ test output through the server.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import random
 import re
-import socket
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from ..errors import ConfigError
 from . import _provider_wire as wire_format
+from .faults import FAULT_KINDS, RANDOM_FAULT_KINDS, Fault
+from .loopback import LoopbackServer, Request, Response
 
 __all__ = [
-    "FAULT_KINDS",
+    "FAULT_KINDS",  # re-exported from .faults, the faults every loopback server injects
     "RANDOM_FAULT_KINDS",
     "Fault",
     "ProviderServer",
     "ReceivedRequest",
     "ScriptedReply",
 ]
-
-#: Every fault the server can inject.
-FAULT_KINDS: tuple[str, ...] = (
-    "rate_limit",  # 429 with a Retry-After header
-    "server_error",  # 500
-    "unavailable",  # 503
-    "drop",  # the connection is closed without any response
-    "slow",  # the reply comes after ``slow_seconds`` (past the client's timeout)
-    "malformed",  # 200 with a body that is not JSON
-    "empty",  # 200 with no candidate / choice / content block
-    "safety",  # 200, blocked by the safety filter
-    "unauthorized",  # 401
-    "bad_request",  # 400
-)
-
-#: The faults a seeded ``fault_rate`` draws from by default: everything a healthy client can meet
-#: with a valid key and a valid request.
-RANDOM_FAULT_KINDS: tuple[str, ...] = FAULT_KINDS[:8]
 
 _REASONING_STYLES = ("reasoning_content", "reasoning", "think_tags")
 _FINISH_REASONS = ("stop", "length", "safety")
@@ -114,30 +93,6 @@ class ScriptedReply:
 
 
 @dataclass(frozen=True)
-class Fault:
-    """A fault to inject, with its optional details.
-
-    Args:
-        kind: One of :data:`FAULT_KINDS`.
-        retry_after: ``rate_limit`` only: the ``Retry-After`` header value (seconds or an
-            HTTP-date); None uses the server's default, ``""`` sends no header.
-        seconds: ``slow`` only: how long to wait before replying; None uses the server's default.
-
-    Example:
-        >>> Fault("rate_limit", retry_after="3").retry_after
-        '3'
-    """
-
-    kind: str
-    retry_after: str | None = None
-    seconds: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.kind not in FAULT_KINDS:
-            raise ConfigError(f"unknown fault {self.kind!r}; use one of {FAULT_KINDS}")
-
-
-@dataclass(frozen=True)
 class ReceivedRequest:
     """One request the server received.
 
@@ -167,11 +122,12 @@ def _default_reply(question: str) -> ScriptedReply:
 
 
 @dataclass(eq=False)
-class ProviderServer:
+class ProviderServer(LoopbackServer):
     """A loopback server with scripted replies and fault injection, for testing providers.
 
-    It runs a ``ThreadingHTTPServer`` on ``127.0.0.1`` (a free port) in a daemon thread. Use it as
-    a context manager, or call :meth:`start` and :meth:`stop`.
+    A :class:`~tinyreason.testing.loopback.LoopbackServer`: it serves on ``127.0.0.1`` (a free
+    port) in a daemon thread; use it as a context manager, or call :meth:`start` and :meth:`stop`.
+    Faults are queued with :meth:`inject` (or :meth:`fail_next`), per question too.
 
     Args:
         replies: A reply per question text: a :class:`ScriptedReply`, or a string used as the
@@ -223,69 +179,20 @@ class ProviderServer:
     models: Sequence[str] | None = None
 
     def __post_init__(self) -> None:
-        problems = []
-        if not 0.0 <= self.fault_rate <= 1.0:
-            problems.append(f"fault_rate must be between 0 and 1, got {self.fault_rate!r}")
-        unknown = [k for k in self.fault_kinds if k not in FAULT_KINDS]
-        if unknown or not self.fault_kinds:
-            problems.append(f"fault_kinds must be a non-empty subset of {FAULT_KINDS}")
-        if self.latency < 0 or self.slow_seconds < 0:
-            problems.append("latency and slow_seconds must be >= 0")
-        if self.reasoning_style not in _REASONING_STYLES:
-            problems.append(f"reasoning_style must be one of {_REASONING_STYLES}")
-        if problems:
-            raise ConfigError(problems)
+        super().__init__()
         self._replies: dict[str, ScriptedReply | str] = dict(self.replies)
         self._lock = threading.Lock()
-        self._random = random.Random(self.seed)
-        self._queue: list[Fault] = []
-        self._question_queues: dict[str, list[Fault]] = {}
         self._log: list[ReceivedRequest] = []
         self._counts: Counter[str] = Counter()
         self._successes: Counter[str] = Counter()
-        self._stopping = threading.Event()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
-    # -- lifecycle -------------------------------------------------------------------------
-
-    def start(self) -> ProviderServer:
-        """Start serving in a daemon thread (idempotent); returns the server."""
-        if self._httpd is not None:
-            return self
-        self._stopping.clear()
-        httpd = _Server(("127.0.0.1", 0), _Handler)
-        httpd.owner = self
-        self._httpd = httpd
-        self._thread = threading.Thread(
-            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving; replies still waiting (``slow``, ``latency``) are abandoned."""
-        if self._httpd is None:
-            return
-        self._stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._httpd = None
-        self._thread = None
-
-    def __enter__(self) -> ProviderServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:<port>`` (no version prefix: SDKs add their own paths)."""
-        if self._httpd is None:
-            raise RuntimeError("the ProviderServer is not running; use it in a `with` block")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+    def _check_settings(self) -> list[str]:
+        problems = super()._check_settings()
+        if self.latency < 0:
+            problems.append("latency must be >= 0")
+        if self.reasoning_style not in _REASONING_STYLES:
+            problems.append(f"reasoning_style must be one of {_REASONING_STYLES}")
+        return problems
 
     # -- scripting -------------------------------------------------------------------------
 
@@ -294,26 +201,13 @@ class ProviderServer:
         with self._lock:
             self._replies[question] = reply
 
-    def inject(self, *faults: str | Fault, question: str | None = None) -> None:
-        """Queue faults for the next requests (or the next requests for ``question``), in order.
-
-        Each queued fault is used once; a question's own queue comes before the shared one.
-        """
-        parsed = [f if isinstance(f, Fault) else Fault(f) for f in faults]
-        with self._lock:
-            if question is None:
-                self._queue.extend(parsed)
-            else:
-                self._question_queues.setdefault(question, []).extend(parsed)
-
     def reset(self) -> None:
         """Forget the request log, the counts and any queued faults."""
         with self._lock:
             self._log.clear()
             self._counts.clear()
             self._successes.clear()
-            self._queue.clear()
-            self._question_queues.clear()
+        self.clear_faults()
 
     # -- inspection ------------------------------------------------------------------------
 
@@ -335,18 +229,61 @@ class ProviderServer:
         with self._lock:
             return dict(self._successes)
 
-    # -- internals used by the handler -------------------------------------------------------
+    # -- serving ---------------------------------------------------------------------------
 
-    def _next_fault(self, question: str | None) -> Fault | None:
-        with self._lock:
-            own = self._question_queues.get(question or "")
-            if own:
-                return own.pop(0)
-            if self._queue:
-                return self._queue.pop(0)
-            if self.fault_rate and self._random.random() < self.fault_rate:
-                return Fault(self._random.choice(list(self.fault_kinds)))
-        return None
+    def respond(self, request: Request) -> Response | None:
+        """Answer one request in the wire format its path names (see the module's routes)."""
+        body = request.json()
+        wire = wire_format.wire_of(request.path)
+        question, system = wire_format.extract(wire, body)
+        requested = _requested_model(wire, request.path, body)
+        # A real API rejects an unknown model (or path) before anything else can go wrong.
+        known = wire != "unknown" and (self.models is None or requested in self.models)
+        fault = self.take_fault(question) if known else None
+        self._record(
+            ReceivedRequest(
+                method=request.method,
+                path=_KEY_QUERY.sub(r"\1***", request.path),  # ?key=... never reaches the log
+                wire=wire,
+                body=body,
+                header_names=tuple(k.lower() for k in request.headers),
+                question=question,
+                system=system,
+                fault=fault.kind if fault else None,
+            )
+        )
+        if wire == "unknown":
+            return Response.json(404, {"error": {"message": f"no route for {request.path}"}})
+
+        def error(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
+            return Response.json(status, wire_format.error_body(wire, status, message), headers)
+
+        if not known:
+            return error(404, f"model {requested!r} not found")
+        if not self.wait(self.latency):
+            return None
+        model = self.model_version or requested
+        if fault is not None:
+            late = question or ""
+            return self.fault_response(
+                fault,
+                reply=lambda: Response.json(200, self._render(wire, late, model, None)),
+                error=error,
+                bodies={
+                    "empty": lambda: wire_format.empty(wire, model),
+                    "safety": lambda: wire_format.blocked(wire, model),
+                },
+            )
+        if question is None:
+            return error(400, "the request has no user message")
+        # Counted before the write, so a client that has read the reply always sees it counted;
+        # taken back if the client was gone and the reply never left.
+        self._served(question)
+        return Response.json(
+            200,
+            self._render(wire, question, model, system),
+            unsent=lambda: self._served(question, -1),
+        )
 
     def _record(self, request: ReceivedRequest) -> None:
         with self._lock:
@@ -354,12 +291,11 @@ class ProviderServer:
             if request.question is not None:
                 self._counts[request.question] += 1
 
-    def _served(self, question: str | None, delta: int = 1) -> None:
-        if question is not None:
-            with self._lock:
-                self._successes[question] += delta
-                if self._successes[question] <= 0:
-                    del self._successes[question]
+    def _served(self, question: str, delta: int = 1) -> None:
+        with self._lock:
+            self._successes[question] += delta
+            if self._successes[question] <= 0:
+                del self._successes[question]
 
     def _reply_for(self, question: str) -> ScriptedReply:
         with self._lock:
@@ -370,12 +306,10 @@ class ProviderServer:
             reply = ScriptedReply(thinking=f"Let me think about: {question}", answer=reply)
         return reply
 
-    def _render(
-        self, wire: str, reply: ScriptedReply, model: str, question: str, system: str | None
-    ) -> dict[str, Any]:
+    def _render(self, wire: str, question: str, model: str, system: str | None) -> dict[str, Any]:
         return wire_format.render(
             wire,
-            reply,
+            self._reply_for(question),
             model,
             question,
             system,
@@ -383,154 +317,11 @@ class ProviderServer:
             details=self.report_thinking_tokens,
         )
 
-    def _wait(self, seconds: float) -> bool:
-        """Sleep, unless the server stops first; True when it is still running."""
-        return not self._stopping.wait(seconds) if seconds > 0 else True
-
 
 _KEY_QUERY = re.compile(r"([?&](?:key|api_key|api-key)=)[^&]*", re.IGNORECASE)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    request_queue_size = 256  # many concurrent clients connect at once
-    owner: ProviderServer
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: 300 requests need not open 300 connections
-    server: _Server
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read .requests
-        pass
-
-    def do_GET(self) -> None:
-        self._handle()
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    # -- dispatch --------------------------------------------------------------------------
-
-    def _handle(self) -> None:
-        owner = self.server.owner
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        wire = wire_format.wire_of(self.path)
-        question, system = wire_format.extract(wire, body)
-        requested = self._requested_model(wire, body)
-        # A real API rejects an unknown model (or path) before anything else can go wrong.
-        known = wire != "unknown" and (owner.models is None or requested in owner.models)
-        fault = owner._next_fault(question) if known else None
-        owner._record(
-            ReceivedRequest(
-                method=self.command,
-                path=_KEY_QUERY.sub(r"\1***", self.path),  # ?key=... never reaches the log
-                wire=wire,
-                body=body,
-                header_names=tuple(k.lower() for k in self.headers),
-                question=question,
-                system=system,
-                fault=fault.kind if fault else None,
-            )
-        )
-        if wire == "unknown":
-            self._json(404, {"error": {"message": f"no route for {self.path}"}})
-            return
-        if not known:
-            self._error(wire, 404, f"model {requested!r} not found")
-            return
-        if not owner._wait(owner.latency):
-            return
-        model = owner.model_version or requested
-        if fault is not None:
-            self._fault(wire, fault, model, question or "")
-            return
-        if question is None:
-            self._error(wire, 400, "the request has no user message")
-            return
-        reply = owner._reply_for(question)
-        # Counted before the write, so a client that has read the reply always sees it counted;
-        # taken back if the client was gone and the reply never left.
-        owner._served(question)
-        if not self._json(200, owner._render(wire, reply, model, question, system)):
-            owner._served(question, -1)
-
-    def _requested_model(self, wire: str, body: Any) -> str:
-        if wire == "gemini":
-            return wire_format.path_model(self.path) or "gemini"
-        return str(body.get("model", "model")) if isinstance(body, dict) else "model"
-
-    # -- faults ----------------------------------------------------------------------------
-
-    def _fault(self, wire: str, fault: Fault, model: str, question: str) -> None:
-        owner = self.server.owner
-        kind = fault.kind
-        if kind == "rate_limit":
-            after = owner.retry_after if fault.retry_after is None else fault.retry_after
-            headers = {"Retry-After": after} if after else {}
-            self._error(wire, 429, "rate limit exceeded (injected)", headers)
-        elif kind == "server_error":
-            self._error(wire, 500, "internal error (injected)")
-        elif kind == "unavailable":
-            self._error(wire, 503, "service unavailable (injected)")
-        elif kind == "unauthorized":
-            self._error(wire, 401, "invalid API key (injected)")
-        elif kind == "bad_request":
-            self._error(wire, 400, "invalid request (injected)")
-        elif kind == "drop":
-            self._drop()
-        elif kind == "slow":
-            seconds = owner.slow_seconds if fault.seconds is None else fault.seconds
-            if owner._wait(seconds):
-                reply = owner._reply_for(question)
-                self._json(200, owner._render(wire, reply, model, question, None))
-        elif kind == "malformed":
-            self._raw(200, b'{"id": "broken", "choices": [{"message": {"content": "4', "json")
-        elif kind == "empty":
-            self._json(200, wire_format.empty(wire, model))
-        elif kind == "safety":
-            self._json(200, wire_format.blocked(wire, model))
-
-    def _drop(self) -> None:
-        # Close without a response: the client sees a disconnect, as when a proxy drops it.
-        self.close_connection = True
-        with contextlib.suppress(OSError):  # the client may have gone already
-            self.connection.shutdown(socket.SHUT_RDWR)
-
-    # -- writing ---------------------------------------------------------------------------
-
-    def _error(
-        self, wire: str, status: int, message: str, headers: Mapping[str, str] | None = None
-    ) -> None:
-        self._json(status, wire_format.error_body(wire, status, message), headers)
-
-    def _json(self, status: int, payload: Any, headers: Mapping[str, str] | None = None) -> bool:
-        return self._raw(status, json.dumps(payload).encode("utf-8"), "json", headers)
-
-    def _raw(
-        self,
-        status: int,
-        data: bytes,
-        kind: str,
-        headers: Mapping[str, str] | None = None,
-    ) -> bool:
-        """Send a response; False when the client had already gone."""
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", f"application/{kind}")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-            self.wfile.flush()
-        except OSError:  # the client gave up (timed out) first
-            self.close_connection = True
-            return False
-        return True
+def _requested_model(wire: str, path: str, body: Any) -> str:
+    if wire == "gemini":
+        return wire_format.path_model(path) or "gemini"
+    return str(body.get("model", "model")) if isinstance(body, dict) else "model"

@@ -184,7 +184,7 @@ def _say(message: str) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     """Run ``tinyreason train`` with parsed arguments; returns the exit code."""
-    from ..plugins import build
+    from ..registry import build
 
     options = parse_sets(args.set)
     options.setdefault("format", args.format)

@@ -48,7 +48,7 @@ _DTYPES = ("float32", "bfloat16", "float16")
 def _resolve_format(fmt: str | ThinkFormat) -> ThinkFormat:
     if isinstance(fmt, ThinkFormat):
         return fmt
-    from ..plugins import build
+    from ..registry import build
 
     return build("student", fmt)
 

@@ -1,9 +1,4 @@
-"""The records that flow through the recipe: problems, traces, generations, solutions.
-
-All records are frozen dataclasses that check their fields when built, so a bad value fails where it
-is made, not three stages later. Every stage also reads and writes :class:`datasets.Dataset`; the
-conversion lives in :mod:`tinyreason.data`.
-"""
+"""Problems, the tokens a call used, and the traces teachers write for them."""
 
 from __future__ import annotations
 
@@ -12,34 +7,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .errors import DataError
+from ..errors import DataError
+from ._checks import require_count as _require_count
+from ._checks import require_text as _require_text
 
-__all__ = [
-    "THINKING_KINDS",
-    "Generation",
-    "Problem",
-    "Solution",
-    "ThinkingKind",
-    "Trace",
-    "Usage",
-]
+__all__ = ["THINKING_KINDS", "Problem", "ThinkingKind", "Trace", "Usage"]
 
 ThinkingKind = Literal["raw", "summary", "unknown"]
 #: "raw": the teacher's own reasoning tokens (DeepSeek-R1, open models). "summary": a summary of
 #: hidden reasoning (current Gemini and Claude APIs). "unknown": imported data that does not say.
 THINKING_KINDS: tuple[str, ...] = ("raw", "summary", "unknown")
-
-
-def _require_text(record: str, name: str, value: object, *, empty_ok: bool = False) -> None:
-    if not isinstance(value, str):
-        raise DataError(f"{record}.{name} must be a string, got {type(value).__name__}: {value!r}")
-    if not empty_ok and not value.strip():
-        raise DataError(f"{record}.{name} is empty; give it a non-empty string.")
-
-
-def _require_count(record: str, name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise DataError(f"{record}.{name} must be a whole number >= 0, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -189,90 +166,3 @@ class Trace:
     def ok(self) -> bool:
         """True when the call succeeded and returned an answer."""
         return self.error is None and bool(self.answer_text.strip())
-
-
-@dataclass(frozen=True)
-class Generation:
-    """One sampled completion from a :class:`~tinyreason.interfaces.Backend`.
-
-    Args:
-        text: Everything generated after the prompt, delimiters included.
-        thinking: The thinking part (between the student format's delimiters).
-        answer_text: The part after the end-of-thinking delimiter.
-        thinking_tokens: Exact number of thinking tokens, injected "Wait" tokens included.
-        answer_tokens: Tokens generated after the end-of-thinking delimiter.
-        finish_reason: ``"stop"`` (end of turn) or ``"length"`` (ran out of tokens).
-        waits: How many times the wait text was injected.
-        forced_end: True when thinking ran out of budget and its end was forced.
-        token_ids: Every generated id after the prompt (thinking, the appended end, the answer
-            and the token that ended it), when the backend knows them exactly; None otherwise.
-
-    Example:
-        >>> g = Generation(text="6*7=42\\n</think>\\n42", thinking="6*7=42", answer_text="42",
-        ...                thinking_tokens=6, answer_tokens=2)
-        >>> g.forced_end
-        False
-    """
-
-    text: str
-    thinking: str
-    answer_text: str
-    thinking_tokens: int
-    answer_tokens: int
-    finish_reason: str = "stop"
-    waits: int = 0
-    forced_end: bool = False
-    token_ids: tuple[int, ...] | None = field(default=None, repr=False)
-
-    def __post_init__(self) -> None:
-        for name in ("text", "thinking", "answer_text"):
-            _require_text("Generation", name, getattr(self, name), empty_ok=True)
-        for name in ("thinking_tokens", "answer_tokens", "waits"):
-            _require_count("Generation", name, getattr(self, name))
-        if self.token_ids is not None:
-            ids = tuple(self.token_ids)
-            if not all(type(t) is int and t >= 0 for t in ids):
-                raise DataError("Generation.token_ids must be whole numbers >= 0")
-            object.__setattr__(self, "token_ids", ids)
-
-
-@dataclass(frozen=True)
-class Solution:
-    """A test-time scaler's answer to one problem.
-
-    Args:
-        problem_id: The :attr:`Problem.id` solved.
-        answer: The chosen, extracted answer, or None when none could be extracted.
-        generations: Every sample the scaler drew (one for budget forcing).
-        votes: Share of samples per distinct answer (majority voting), largest first.
-        scores: A score per generation, when a scorer ranked them (best-of-n).
-
-    Example:
-        >>> g = Generation("x</think>4", "x", "4", thinking_tokens=1, answer_tokens=1)
-        >>> Solution("p1", "4", (g,)).thinking_tokens
-        1.0
-    """
-
-    problem_id: str
-    answer: str | None
-    generations: tuple[Generation, ...]
-    votes: Mapping[str, float] = field(default_factory=dict)
-    scores: tuple[float, ...] = ()
-
-    def __post_init__(self) -> None:
-        _require_text("Solution", "problem_id", self.problem_id)
-        if not self.generations:
-            raise DataError(f"Solution for {self.problem_id!r} has no generations.")
-        object.__setattr__(self, "generations", tuple(self.generations))
-        object.__setattr__(self, "votes", dict(self.votes))
-        object.__setattr__(self, "scores", tuple(self.scores))
-
-    @property
-    def thinking_tokens(self) -> float:
-        """Mean thinking tokens per sample."""
-        return sum(g.thinking_tokens for g in self.generations) / len(self.generations)
-
-    @property
-    def total_thinking_tokens(self) -> int:
-        """Thinking tokens over all samples: the test-time compute spent on thinking."""
-        return sum(g.thinking_tokens for g in self.generations)

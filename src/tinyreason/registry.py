@@ -27,15 +27,17 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
-from .errors import ConfigError, PluginError, UnknownPluginError
+from .errors import _NOUNS, ConfigError, PluginError, UnknownPluginError
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "GETTERS",
     "PluginInfo",
     "PluginList",
     "PluginWarning",
     "available",
     "build",
+    "noun",
     "plugins",
     "register_plugin",
     "unregister_plugin",
@@ -43,6 +45,20 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "tinyreason"
 BUILTIN_PLUGINS = ("tinyreason.builtins",)
+
+#: kind -> the name of the ``tr.<getter>(name, **options)`` that builds one. The kind ``"student"``
+#: (its hook is ``register_students``) registers chat formats, built by ``tr.chat_format``.
+GETTERS: dict[str, str] = {kind: kind for kind in hookspecs.HOOKS} | {"student": "chat_format"}
+
+
+def noun(kind: str) -> str:
+    """What a thing of ``kind`` is called in messages: the kind, but "chat format" for "student".
+
+    Example:
+        >>> noun("scaler"), noun("student")
+        ('scaler', 'chat format')
+    """
+    return _NOUNS.get(kind, kind)
 
 
 class PluginWarning(UserWarning):
@@ -244,7 +260,7 @@ def _registrar(
         if existing is not None and existing.plugin != info.name:
             _warn(
                 info,
-                f"{hook_name}: {kind} {name!r} is already provided by plugin "
+                f"{hook_name}: {noun(kind)} {name!r} is already provided by plugin "
                 f"{existing.plugin!r}; choose another name (the first registration is kept)",
                 hook=True,
             )
@@ -346,15 +362,25 @@ def _resolve(kind: str, name: str, entry: _Entry) -> Callable[..., Any]:
     except ModuleNotFoundError as exc:
         raise PluginError(
             entry.plugin,
-            f"{kind} {name!r} needs the package {exc.name!r}, which is not installed. Install it "
-            "(for tinyreason's own: pip install 'tinyreason[all]').",
+            f"{noun(kind)} {name!r} needs the package {exc.name!r}, which is not installed. "
+            "Install it (for tinyreason's own: pip install 'tinyreason[all]').",
         ) from exc
     except (ImportError, AttributeError) as exc:
-        raise PluginError(entry.plugin, f"{kind} {name!r}: cannot load {factory!r}: {exc}") from exc
-    return obj
+        raise PluginError(
+            entry.plugin, f"{noun(kind)} {name!r}: cannot load {factory!r}: {exc}"
+        ) from exc
+    if not callable(obj):
+        raise PluginError(
+            entry.plugin,
+            f"{noun(kind)} {name!r}: {factory!r} is not callable (a class, a function)",
+        )
+    resolved: Callable[..., Any] = obj
+    return resolved
 
 
-def _check_options(kind: str, name: str, factory: Callable[..., Any], options: Mapping) -> None:
+def _check_options(
+    kind: str, name: str, factory: Callable[..., Any], options: Mapping[str, Any]
+) -> None:
     try:
         params = inspect.signature(factory).parameters.values()
     except (TypeError, ValueError):  # some builtins have no signature: nothing to check
@@ -369,7 +395,8 @@ def _check_options(kind: str, name: str, factory: Callable[..., Any], options: M
         if p.default is p.empty and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
     ]
     problems += [
-        f"{kind} {name!r} needs the option {key!r}: tr.{kind}({name!r}, {key}=...)"
+        f"{noun(kind)} {name!r} needs the option {key!r}: "
+        f"tr.{GETTERS.get(kind, kind)}({name!r}, {key}=...)"
         for key in required
         if key not in options
     ]
@@ -384,7 +411,7 @@ def _unknown_option(kind: str, name: str, key: str, valid: Iterable[str]) -> str
     hint = difflib.get_close_matches(key, valid, n=1)
     did_you_mean = f" (did you mean {hint[0]!r}?)" if hint else ""
     return (
-        f"{kind} {name!r} has no option {key!r}{did_you_mean}; "
+        f"{noun(kind)} {name!r} has no option {key!r}{did_you_mean}; "
         f"valid options: {', '.join(valid) or '(none)'}"
     )
 
@@ -412,7 +439,7 @@ def build(kind: str, name: str, /, **options: Any) -> Any:
     if not isinstance(obj, protocol):
         raise PluginError(
             entry.plugin,
-            f"the factory for {kind} {name!r} returned {type(obj).__name__}, which is not a "
+            f"the factory for {noun(kind)} {name!r} returned {type(obj).__name__}, which is not a "
             f"{protocol.__name__} (it lacks one of: {', '.join(sorted(_members(protocol)))}).",
         )
     return obj

@@ -1,0 +1,37 @@
+"""The contract type-checks strictly: records, interfaces, the plugin manager and the errors.
+
+A plugin author reads these files to write a plugin; ``mypy --strict`` keeps their types honest
+(``py.typed`` promises them to every user's type checker).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "tinyreason"
+STRICT = ["interfaces.py", "records", "registry.py", "errors.py"]
+
+
+def test_the_contract_is_strictly_typed(tmp_path: Path) -> None:
+    pytest.importorskip("mypy")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--follow-imports=silent",
+            "--ignore-missing-imports",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            *(str(SRC / f) for f in STRICT),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
