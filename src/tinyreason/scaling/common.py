@@ -184,14 +184,10 @@ def resolve_format(
         from ..registry import build
 
         format = build("student", format)
-    needed = ("prompt", "parse", "tokens", "natural_end", "forced_end", "eot", "chat_prompt")
-    missing = [name for name in needed if not hasattr(format, name)]
-    if missing:
-        raise ConfigError(
-            f"format {getattr(format, 'name', format)!r} lacks {', '.join(missing)}: {needed_by} "
-            "needs a tinyreason.students.ThinkFormat."
-        )
-    return format  # type: ignore[return-value]
+    from ..students.protocol import as_think_format
+
+    # A plugin's format is used through its Protocol alone (the rest is derived, as s1 does).
+    return as_think_format(format)
 
 
 _NO_TOKENIZER = (

@@ -356,10 +356,18 @@ def require_columns(dataset: Dataset, stage: str, columns: Sequence[str], added_
 
 
 class Composable:
-    """Mixin giving selectors ``a >> b`` composition."""
+    """Mixin giving selectors ``a >> b`` composition.
+
+    A plugin's selector need not inherit it: ``ours >> yours`` and ``yours >> ours`` both chain
+    (the second through ``__rrshift__``); two plugin selectors chain with
+    ``tr.select(ds, a, b)``.
+    """
 
     def __rshift__(self, other: Selector) -> Chain:
         return Chain((*_flatten(self), *_flatten(other)))
+
+    def __rrshift__(self, other: Selector) -> Chain:
+        return Chain((*_flatten(other), *_flatten(self)))
 
 
 def _flatten(selector: Any) -> tuple[Any, ...]:

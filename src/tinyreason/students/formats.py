@@ -298,4 +298,21 @@ def saved_format(model: Any) -> ThinkFormat | None:
     manifest = Path(model) / "tinyreason.json"
     if not manifest.is_file():
         return None
-    return ThinkFormat(**json.loads(manifest.read_text())["format"])
+    recorded = json.loads(manifest.read_text())["format"]
+    if "plugin" in recorded:
+        # A plugin's format is recorded by its fields; rebuild it by name when it is registered.
+        from ..registry import build
+
+        return as_think_format_by_name(build, recorded)
+    return ThinkFormat(**recorded)
+
+
+def as_think_format_by_name(build: Any, recorded: dict[str, Any]) -> ThinkFormat:
+    """The registered format ``recorded["name"]``, wrapped; else its recorded delimiters."""
+    from .protocol import as_think_format
+
+    try:
+        return as_think_format(build("student", recorded["name"]))
+    except Exception:
+        fields = {k: recorded[k] for k in ("name", "think_start", "think_end") if k in recorded}
+        return ThinkFormat(**fields)

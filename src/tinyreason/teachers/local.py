@@ -122,7 +122,10 @@ class LocalProvider:
             backend = self._load()
             fmt = backend.format
             if request.system:  # the format renders the system message into the chat template
-                if not dataclasses.is_dataclass(fmt) or not hasattr(fmt, "system_prompt"):
+                from ..students.protocol import ProtocolFormat
+
+                # A plugin's format renders its own prompt: it cannot take ours.
+                if isinstance(fmt, ProtocolFormat):
                     raise ProviderError(
                         f"{self.name}: the format {getattr(fmt, 'name', fmt)!r} cannot take a "
                         "system prompt; use a tinyreason ThinkFormat or drop system=.",

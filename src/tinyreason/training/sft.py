@@ -45,12 +45,14 @@ _SAVE_STRATEGIES = ("no", "steps", "epoch")
 _DTYPES = ("float32", "bfloat16", "float16")
 
 
-def _resolve_format(fmt: str | ThinkFormat) -> ThinkFormat:
-    if isinstance(fmt, ThinkFormat):
-        return fmt
-    from ..registry import build
+def _resolve_format(fmt: Any) -> ThinkFormat:
+    from ..students.protocol import as_think_format
 
-    return build("student", fmt)
+    if isinstance(fmt, str):
+        from ..registry import build
+
+        fmt = build("student", fmt)
+    return as_think_format(fmt)  # a plugin's format through its Protocol alone
 
 
 @dataclass(frozen=True)
