@@ -21,8 +21,15 @@ if TYPE_CHECKING:
 __all__ = [
     "Backend",
     "Benchmark",
+    "BudgetSweepable",
+    "Controlled",
+    "Describes",
+    "ExtractsAnswers",
+    "GenerationBudget",
     "Grader",
+    "Samples",
     "Selector",
+    "SetsGenerationBudget",
     "StudentFormat",
     "Teacher",
     "TestTimeScaler",
@@ -196,3 +203,111 @@ class Benchmark(Protocol):
     def problems(self) -> list[Problem]:
         """The problems, each with a reference answer."""
         ...
+
+
+# -- optional capabilities ----------------------------------------------------------------------
+# A plugin may add these to the required members above; a stage uses one only through an
+# isinstance check against its Protocol here, never by probing for attributes.
+
+
+@runtime_checkable
+class Describes(Protocol):
+    """Optional on any plugin: what a run's manifest and report record about it.
+
+    Benchmarks and backends return a JSON-friendly dict (it goes into ``report.manifest``); a
+    grader returns one line for the report.
+
+    Example:
+        >>> import tinyreason as tr
+        >>> isinstance(tr.benchmark("aime24", path="aime24.jsonl"), Describes)
+        True
+    """
+
+    def describe(self) -> Any:
+        """A description for the manifest (a dict) or the report (a str)."""
+        ...
+
+
+@runtime_checkable
+class ExtractsAnswers(Protocol):
+    """Optional on a Benchmark: how its answers are extracted (``tr.evaluation.ANSWER_KINDS``).
+
+    Example:
+        >>> import tinyreason as tr
+        >>> tr.benchmark("aime24", path="aime24.jsonl").answer_kind
+        's1-integer'
+    """
+
+    answer_kind: str
+
+
+@runtime_checkable
+class GenerationBudget(Protocol):
+    """Optional on a Benchmark: its generation budget (s1's ``max_gen_toks``; None: none).
+
+    Example:
+        >>> import tinyreason as tr
+        >>> tr.benchmark("aime24", path="aime24.jsonl").max_new_tokens
+        32768
+    """
+
+    max_new_tokens: int | None
+
+
+@runtime_checkable
+class BudgetSweepable(Protocol):
+    """Optional on a TestTimeScaler: ``tr.evaluate(..., budgets=[...])`` sweeps it.
+
+    Example:
+        >>> import tinyreason as tr
+        >>> tr.scaler("budget-forcing").with_budget(512).control.max_thinking
+        512
+    """
+
+    def with_budget(self, max_thinking: int | None) -> TestTimeScaler:
+        """A copy whose thinking is capped at ``max_thinking`` tokens (None: uncapped)."""
+        ...
+
+
+@runtime_checkable
+class SetsGenerationBudget(Protocol):
+    """Optional on a TestTimeScaler: takes a benchmark's generation budget where it has none.
+
+    Example:
+        >>> import tinyreason as tr
+        >>> tr.scaler("budget-forcing").with_generation_budget(32768).max_new_tokens
+        32768
+    """
+
+    def with_generation_budget(self, max_new_tokens: int | None) -> TestTimeScaler:
+        """A copy that generates with ``max_new_tokens`` where it had no budget of its own."""
+        ...
+
+
+@runtime_checkable
+class Controlled(Protocol):
+    """Optional on a TestTimeScaler: the thinking control its samples follow (Control metric).
+
+    Example:
+        >>> import tinyreason as tr
+        >>> tr.scaler("budget-forcing", max_thinking=64).control.max_thinking
+        64
+    """
+
+    @property
+    def control(self) -> ThinkingControl | None:
+        """The control, or None when the samples think freely."""
+        ...
+
+
+@runtime_checkable
+class Samples(Protocol):
+    """Optional on a TestTimeScaler: how many samples it draws per problem (``n``).
+
+    Example:
+        >>> import tinyreason as tr
+        >>> tr.scaler("majority-vote", n=8).n
+        8
+    """
+
+    n: int

@@ -293,7 +293,7 @@ class Letters:
         return question
 
     def describe(self):
-        return {"backend": "letters", "dtype": "torch.bfloat16"}
+        return {"backend": "letters", "device": self.device, "dtype": "torch.bfloat16"}
 
     def generate(
         self, prompts, *, n=1, temperature=0.0, max_new_tokens=1024, control=None, seed=None
@@ -310,7 +310,7 @@ def test_the_benchmark_answer_kind_is_the_default(fixtures_dir):
     assert report.table()[0]["accuracy"] == 0.0 and report.table()[0]["unparsed"] == 100.0
     assert report.manifest["answer_kind"] == "s1-multiple_choice"
     assert report.manifest["benchmark_source"]["name"] == "gpqa-diamond"
-    # The device comes from the backend's field, the dtype from describe().
+    # The device and dtype come from the backend's describe() (tinyreason.interfaces.Describes).
     assert (report.manifest["device"], report.manifest["dtype"]) == ("cuda:0", "torch.bfloat16")
     ours = tr.evaluate(Letters("C"), gpqa, answer_kind="multiple_choice", progress=False)
     assert ours.table()[0]["accuracy"] == 25.0  # our rule reads "**C**"; the first answer is C

@@ -416,9 +416,10 @@ def describe_grader(grader: object) -> str:
         >>> describe_grader(Exact())
         'Exact (a custom grader)'
     """
-    describe = getattr(grader, "describe", None)
-    if callable(describe):
-        text = describe()
+    from ..interfaces import Describes
+
+    if isinstance(grader, Describes):
+        text = grader.describe()
         if isinstance(text, str) and text:
             return text
     return f"{type(grader).__name__} (a custom grader)"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import string
 from pathlib import Path
 
-from ..testing.tiny import CHAT_TEMPLATE
+from ..testing.tiny import CHAT_TEMPLATE, save_random_model
 from .task import TOKEN_PATTERN
 
 __all__ = ["build_student"]
@@ -61,7 +61,6 @@ def build_student(
     Returns:
         The folder, loadable with ``AutoModelForCausalLM`` and ``AutoTokenizer`` offline.
     """
-    import torch
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
     folder = Path(path)
@@ -81,10 +80,4 @@ def build_student(
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
-    torch.manual_seed(seed)
-    model = Qwen3ForCausalLM(config)
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return save_random_model(folder, tokenizer, Qwen3ForCausalLM, config, seed)

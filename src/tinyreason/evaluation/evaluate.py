@@ -18,7 +18,18 @@ from tqdm.auto import tqdm
 
 from ..data import as_problems
 from ..errors import ConfigError, DataError
+from ..interfaces import (
+    Benchmark,
+    BudgetSweepable,
+    Controlled,
+    Describes,
+    ExtractsAnswers,
+    GenerationBudget,
+    Samples,
+    SetsGenerationBudget,
+)
 from ..records import Problem, Solution
+from ..students import ThinkFormat
 from .report import Report, SettingResult, evaluation_settings
 
 __all__ = ["Report", "evaluate", "sampling_scaler", "with_budget", "with_generation_budget"]
@@ -27,29 +38,21 @@ __all__ = ["Report", "evaluate", "sampling_scaler", "with_budget", "with_generat
 def with_budget(scaler: Any, budget: int | None) -> Any:
     """A copy of ``scaler`` whose thinking is capped at ``budget`` tokens.
 
-    Works for scalers with a ``with_budget`` method, a ``max_thinking`` field, or an ``inner``
-    scaler (majority voting over budget-forced samples).
+    Works for scalers with a ``with_budget(max_thinking)`` method
+    (:class:`~tinyreason.interfaces.BudgetSweepable`): budget forcing, and majority voting and
+    best-of-n over budget-forced samples.
 
     Raises:
         ConfigError: the scaler has no thinking budget to set.
     """
     if budget is None:
         return scaler
-    if hasattr(scaler, "with_budget"):
+    if isinstance(scaler, BudgetSweepable):
         return scaler.with_budget(budget)
-    names = (
-        {f.name for f in dataclasses.fields(scaler)} if dataclasses.is_dataclass(scaler) else set()
-    )
-    if "max_thinking" in names:
-        return dataclasses.replace(scaler, max_thinking=budget)
-    if "inner" in names:
-        from ..registry import build
-
-        inner = scaler.inner if scaler.inner is not None else build("scaler", "budget-forcing")
-        return dataclasses.replace(scaler, inner=with_budget(inner, budget))
     raise ConfigError(
         f"the scaler {type(scaler).__name__} has no thinking budget, so budgets= cannot apply; "
-        "give it a with_budget(budget) method or a max_thinking field, or omit budgets."
+        "give it a with_budget(max_thinking) method (tinyreason.interfaces.BudgetSweepable), or "
+        "omit budgets."
     )
 
 
@@ -59,9 +62,11 @@ def _bounds(scaler: Any) -> tuple[float, float | None]:
     The minimum is the larger of s1's ``min_thinking`` and tinyreason's ``wait_below``; a cap of
     ``"auto"`` or None is sized per run from the generation budget, so it bounds nothing here.
     """
-    inner = getattr(scaler, "inner", None) or scaler
-    low = max(float(getattr(inner, name, 0) or 0) for name in ("min_thinking", "wait_below"))
-    cap = getattr(inner, "max_thinking", None)
+    control = scaler.control if isinstance(scaler, Controlled) else None
+    if control is None:
+        return 0.0, None
+    cap = control.max_thinking
+    low = float(max(control.min_thinking, control.wait_below))
     return low, float(cap) if isinstance(cap, int) and not isinstance(cap, bool) else None
 
 
@@ -81,17 +86,9 @@ def with_generation_budget(scaler: Any, max_new_tokens: int | None) -> Any:
         >>> vote.inner.max_new_tokens
         32768
     """
-    if max_new_tokens is None:
+    if max_new_tokens is None or not isinstance(scaler, SetsGenerationBudget):
         return scaler
-    if hasattr(scaler, "with_generation_budget"):
-        return scaler.with_generation_budget(max_new_tokens)
-    names = _field_names(scaler)
-    if "inner" in names and scaler.inner is not None:
-        inner = with_generation_budget(scaler.inner, max_new_tokens)
-        return dataclasses.replace(scaler, inner=inner) if inner is not scaler.inner else scaler
-    if "max_new_tokens" in names and scaler.max_new_tokens is None:
-        return dataclasses.replace(scaler, max_new_tokens=max_new_tokens)
-    return scaler
+    return scaler.with_generation_budget(max_new_tokens)
 
 
 def _backend(model: Any, format: Any) -> Any:
@@ -129,9 +126,9 @@ def _problems(benchmark: Any) -> tuple[str, list[Problem], Any]:
     if isinstance(benchmark, str):
         bench = build("benchmark", benchmark)  # an unknown name raises UnknownPluginError
         name, problems = bench.name, bench.problems()
-    elif hasattr(benchmark, "problems") and callable(benchmark.problems):
+    elif isinstance(benchmark, Benchmark):
         bench = benchmark
-        name, problems = getattr(benchmark, "name", "benchmark"), benchmark.problems()
+        name, problems = benchmark.name, benchmark.problems()
     else:
         name, problems = "custom", as_problems(benchmark)
     if not problems:
@@ -151,7 +148,8 @@ def _answer_kind(answer_kind: str | None, bench: Any) -> str:
     """``answer_kind`` if given, else the benchmark's own, else ``"auto"``; checked."""
     from ..answers import ANSWER_KINDS
 
-    kind = answer_kind if answer_kind is not None else getattr(bench, "answer_kind", None) or "auto"
+    own = bench.answer_kind if isinstance(bench, ExtractsAnswers) else None
+    kind = answer_kind if answer_kind is not None else own or "auto"
     if kind not in ANSWER_KINDS:
         source = "answer_kind" if answer_kind is not None else "the benchmark's answer_kind"
         raise ConfigError(f"{source} must be one of {', '.join(ANSWER_KINDS)}; got {kind!r}")
@@ -260,7 +258,7 @@ def sampling_scaler(
 
 
 def _samples_of(scaler: Any) -> int:
-    n = getattr(scaler, "n", 1)
+    n = scaler.n if isinstance(scaler, Samples) else 1
     return n if isinstance(n, int) and not isinstance(n, bool) else 1
 
 
@@ -336,7 +334,9 @@ def evaluate(
     kind = _answer_kind(answer_kind, bench)
     scaler = scaler if scaler is not None else build("scaler", "budget-forcing")
     scaler = _with_answer_kind(sampling_scaler(scaler, samples, temperature), kind)
-    scaler = with_generation_budget(scaler, getattr(bench, "max_new_tokens", None))
+    scaler = with_generation_budget(
+        scaler, bench.max_new_tokens if isinstance(bench, GenerationBudget) else None
+    )
     grader = grader or grader_for(kind)
     think_end = backend.format.think_end
     results = []
@@ -373,15 +373,15 @@ def evaluate(
         )
     manifest = _manifest(backend, scaler, settings, seed, name, len(problems))
     manifest |= {"samples": _samples_of(scaler), "answer_kind": kind}
-    describe = getattr(bench, "describe", None)
-    if callable(describe):
-        manifest["benchmark_source"] = describe()
+    if isinstance(bench, Describes):
+        manifest["benchmark_source"] = bench.describe()
+    fmt = backend.format
     manifest["evaluation"] = evaluation_settings(
         bench,
         kind,
         grader,
         think_end=think_end,
-        system_prompt=getattr(backend.format, "system_prompt", None),
+        system_prompt=fmt.system_prompt if isinstance(fmt, ThinkFormat) else None,
     )
     return Report(name, results, manifest, seed=seed)
 
@@ -407,14 +407,11 @@ def _majority_correct(
     }
 
 
-def _device_and_dtype(backend: Any, described: Any) -> dict[str, str]:
-    """The model's device and dtype: from ``describe()``, else the backend's or its model's."""
+def _device_and_dtype(described: Any) -> dict[str, str]:
+    """The model's device and dtype, as the backend's ``describe()`` gives them."""
     found = {}
     for key in ("device", "dtype"):
         value = described.get(key) if isinstance(described, Mapping) else None
-        for owner in (backend, getattr(backend, "model", None)):
-            if value in (None, ""):
-                value = getattr(owner, key, None)
         if value not in (None, ""):
             found[key] = str(value)
     return found
@@ -431,8 +428,7 @@ def _manifest(
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             continue
-    describe = getattr(backend, "describe", None)
-    described = describe() if callable(describe) else None
+    described = backend.describe() if isinstance(backend, Describes) else None
     return {
         "benchmark": benchmark,
         "problems": n,
@@ -440,8 +436,8 @@ def _manifest(
         "seed": seed,
         "scaler": repr(scaler),
         "backend": described if described is not None else type(backend).__name__,
-        **_device_and_dtype(backend, described),
-        "format": getattr(backend.format, "name", str(backend.format)),
+        **_device_and_dtype(described),
+        "format": backend.format.name,
         "versions": versions,
         "python": platform.python_version(),
         "platform": platform.platform(),

@@ -402,13 +402,14 @@ def evaluation_settings(
         's1 (integer)'
     """
     from ..answers import describe_extraction, describe_grader
+    from ..interfaces import Describes
 
-    describe = getattr(benchmark, "describe", None)
-    described = describe() if callable(describe) else {}
+    # What a benchmark says about itself is its describe() (tinyreason.interfaces.Describes).
+    described = benchmark.describe() if isinstance(benchmark, Describes) else {}
     described = described if isinstance(described, Mapping) else {}
 
     def setting(key: str, default: Any) -> Any:
-        return described[key] if key in described else getattr(benchmark, key, default)
+        return described.get(key, default)
 
     # A benchmark that says nothing sends each question as it is.
     prompt, template = setting("prompt", "plain"), setting("prompt_template", "{question}")

@@ -78,6 +78,18 @@ class Selection:
         tables = [_audit_columns(d) for d in self.drops]
         return tables[0] if len(tables) == 1 else concatenate_datasets(tables)
 
+    def summary(self) -> dict[str, Any]:
+        """A JSON-friendly summary: ``kept``, ``funnel`` (``[stage, in, out]``), ``stages``.
+
+        The selection stage's Selection (what ``tr.select`` returns) adds the drop reasons, the
+        domains, the trace sources and the length statistics.
+        """
+        return {
+            "kept": len(self.kept),
+            "funnel": [[s.name, s.rows_in, s.rows_out] for s in self.stages],
+            "stages": [{"name": s.name, **dict(s.info)} for s in self.stages],
+        }
+
     def then(self, other: Selection) -> Selection:
         """This selection followed by one made on its kept rows (of this selection's class)."""
         return type(self)(other.kept, self.drops + other.drops, self.stages + other.stages)

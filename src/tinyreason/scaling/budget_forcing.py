@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from ..errors import ConfigError, DataError
 from ..records import Generation, Problem, Solution, ThinkingControl
-from .common import temperature_problems
+from .common import max_new_tokens_problems, temperature_problems
 
 if TYPE_CHECKING:
     from ..interfaces import Backend
@@ -96,14 +96,7 @@ class BudgetForcing:
         except ConfigError as err:
             problems.extend(err.problems)
         problems += check_sampling(self.temperature, self.answer_kind)
-        if self.max_new_tokens is not None and (
-            isinstance(self.max_new_tokens, bool)
-            or not isinstance(self.max_new_tokens, int)
-            or self.max_new_tokens < 1
-        ):
-            problems.append(
-                f"max_new_tokens must be None or a whole number >= 1, got {self.max_new_tokens!r}"
-            )
+        problems += max_new_tokens_problems(self.max_new_tokens)
         if problems:
             raise ConfigError(problems)
         object.__setattr__(self, "_control", control)
@@ -167,7 +160,7 @@ class BudgetForcing:
             seed=seed,
         )
         check_results(results, len(problems), 1)
-        think_end = getattr(backend.format, "think_end", None)
+        think_end = backend.format.think_end
         return [
             Solution(p.id, extract(g[0], self.answer_kind, think_end), (g[0],))
             for p, g in zip(problems, results, strict=True)

@@ -26,6 +26,7 @@ __all__ = [
     "find_ids",
     "generation_budget",
     "load_tokenizer",
+    "max_new_tokens_problems",
     "model_context_window",
     "resolve_format",
     "temperature_problems",
@@ -66,14 +67,7 @@ def check_generate_args(
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         problems.append(f"n must be a whole number >= 1, got {n!r}")
     problems += temperature_problems(temperature)
-    if max_new_tokens is not None and (
-        isinstance(max_new_tokens, bool)
-        or not isinstance(max_new_tokens, int)
-        or max_new_tokens < 1
-    ):
-        problems.append(
-            f"max_new_tokens must be None or a whole number >= 1, got {max_new_tokens!r}"
-        )
+    problems += max_new_tokens_problems(max_new_tokens)
     if control is not None and not isinstance(control, ThinkingControl):
         problems.append(f"control must be a ThinkingControl or None, got {type(control).__name__}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
@@ -82,6 +76,22 @@ def check_generate_args(
         problems.append(f"top_p must be in (0, 1], got {top_p!r}")
     if problems:
         raise ConfigError(problems)
+
+
+def max_new_tokens_problems(max_new_tokens: Any) -> list[str]:
+    """The problem with a generation budget, if any (the backends' and the scalers' check).
+
+    Example:
+        >>> max_new_tokens_problems(None), max_new_tokens_problems(0)
+        ([], ['max_new_tokens must be None or a whole number >= 1, got 0'])
+    """
+    if max_new_tokens is not None and (
+        isinstance(max_new_tokens, bool)
+        or not isinstance(max_new_tokens, int)
+        or max_new_tokens < 1
+    ):
+        return [f"max_new_tokens must be None or a whole number >= 1, got {max_new_tokens!r}"]
+    return []
 
 
 def temperature_problems(temperature: Any) -> list[str]:

@@ -6,6 +6,7 @@ problem of a batch into a single ``generate``), optionally each under a budget-f
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..answers import vote
 from ..errors import ConfigError
-from ..records import Generation, Problem, Solution
+from ..records import Generation, Problem, Solution, ThinkingControl
 from .budget_forcing import (
     BudgetForcing,
     check_problems,
@@ -21,6 +22,7 @@ from .budget_forcing import (
     check_sampling,
     extract,
 )
+from .common import max_new_tokens_problems
 
 if TYPE_CHECKING:
     from ..interfaces import Backend
@@ -38,42 +40,64 @@ def _check_common(n: Any, temperature: Any, inner: Any, max_new_tokens: Any, kin
             f"inner must be a BudgetForcing (its control applies to each sample) or None, got "
             f"{type(inner).__name__}"
         )
-    if max_new_tokens is not None and (
-        isinstance(max_new_tokens, bool)
-        or not isinstance(max_new_tokens, int)
-        or max_new_tokens < 1
-    ):
-        problems.append(
-            f"max_new_tokens must be None or a whole number >= 1, got {max_new_tokens!r}"
-        )
+    problems += max_new_tokens_problems(max_new_tokens)
     if problems:
         raise ConfigError(problems)
 
 
 def _sample(
+    scaler: MajorityVote | BestOfN,
     backend: Backend,
     problems: Sequence[Problem],
-    n: int,
-    temperature: float,
-    inner: BudgetForcing | None,
-    max_new_tokens: int | None,
     seed: int | None,
-) -> list[list[Generation]]:
-    """``n`` generations per problem from one backend call."""
+) -> list[tuple[Problem, list[Generation]]]:
+    """Each problem with its ``n`` generations, all from one backend call."""
+    problems = check_problems(problems)
+    if not problems:
+        return []
+    inner = scaler.inner
     results = backend.generate(
         [backend.prompt(p.question) for p in problems],
-        n=n,
-        temperature=temperature,
-        max_new_tokens=inner.max_new_tokens if inner is not None else max_new_tokens,
+        n=scaler.n,
+        temperature=scaler.temperature,
+        max_new_tokens=inner.max_new_tokens if inner is not None else scaler.max_new_tokens,
         control=inner.control if inner is not None else None,
         seed=seed,
     )
-    check_results(results, len(problems), n)
-    return results
+    check_results(results, len(problems), scaler.n)
+    return list(zip(problems, results, strict=True))
+
+
+class _OverSamples:
+    """What both parallel scalers share: their samples' control, and the budgets evaluate sets."""
+
+    inner: BudgetForcing | None
+    max_new_tokens: int | None
+
+    @property
+    def control(self) -> ThinkingControl | None:
+        """The control every sample follows (the inner budget forcing's), or None."""
+        return self.inner.control if self.inner is not None else None
+
+    def with_budget(self, max_thinking: int | None) -> Any:
+        """A copy whose samples are budget-forced at ``max_thinking`` (s1's default otherwise)."""
+        inner = self.inner if self.inner is not None else BudgetForcing()
+        return dataclasses.replace(self, inner=inner.with_budget(max_thinking))  # type: ignore[type-var]
+
+    def with_generation_budget(self, max_new_tokens: int | None) -> Any:
+        """A copy that generates with ``max_new_tokens`` where it had no budget of its own."""
+        if max_new_tokens is None:
+            return self
+        if self.inner is not None:
+            inner = self.inner.with_generation_budget(max_new_tokens)
+            return self if inner is self.inner else dataclasses.replace(self, inner=inner)  # type: ignore[type-var]
+        if self.max_new_tokens is not None:
+            return self
+        return dataclasses.replace(self, max_new_tokens=max_new_tokens)  # type: ignore[type-var]
 
 
 @dataclass(frozen=True)
-class MajorityVote:
+class MajorityVote(_OverSamples):
     r"""Sample ``n`` answers per problem and return the most common one (self-consistency).
 
     Equivalent answers (``"1/2"``, ``"0.5"``, ``"\frac{1}{2}"``) form one group
@@ -119,15 +143,9 @@ class MajorityVote:
             generations, and ``votes``: each group's share of the ``n`` samples, largest first
             (samples without an answer count in the denominator, so shares may sum below 1).
         """
-        problems = check_problems(problems)
-        if not problems:
-            return []
-        results = _sample(
-            backend, problems, self.n, self.temperature, self.inner, self.max_new_tokens, seed
-        )
-        think_end = getattr(backend.format, "think_end", None)
+        think_end = backend.format.think_end
         solutions = []
-        for problem, generations in zip(problems, results, strict=True):
+        for problem, generations in _sample(self, backend, problems, seed):
             answers = [extract(g, self.answer_kind, think_end) for g in generations]
             winner, votes = vote(answers)
             solutions.append(Solution(problem.id, winner, tuple(generations), votes=votes))
@@ -135,7 +153,7 @@ class MajorityVote:
 
 
 @dataclass(frozen=True)
-class BestOfN:
+class BestOfN(_OverSamples):
     """Sample ``n`` generations per problem and keep the one a scorer ranks highest.
 
     Args:
@@ -179,17 +197,11 @@ class BestOfN:
             One :class:`~tinyreason.Solution` per problem, with every generation, its score
             (``scores``, in generation order) and the best sample's answer.
         """
-        problems = check_problems(problems)
-        if not problems:
-            return []
-        results = _sample(
-            backend, problems, self.n, self.temperature, self.inner, self.max_new_tokens, seed
-        )
-        think_end = getattr(backend.format, "think_end", None)
+        think_end = backend.format.think_end
         scorer = self.scorer
         assert scorer is not None
         solutions = []
-        for problem, generations in zip(problems, results, strict=True):
+        for problem, generations in _sample(self, backend, problems, seed):
             scores = tuple(float(scorer(problem, g)) for g in generations)
             ranked = [-math.inf if math.isnan(s) else s for s in scores]
             best = max(range(len(ranked)), key=lambda i: (ranked[i], -i))

@@ -30,9 +30,9 @@ class Reply:
 
 def is_backend(obj: Any) -> bool:
     """Whether ``obj`` is a generation backend (a local model) rather than a teacher."""
-    return all(hasattr(obj, a) for a in ("generate", "prompt", "format")) and not hasattr(
-        obj, "distill"
-    )
+    from ..interfaces import Backend, Teacher
+
+    return isinstance(obj, Backend) and not isinstance(obj, Teacher)
 
 
 def resolve_teacher(spec: Any, role: str) -> Any:
@@ -46,7 +46,9 @@ def resolve_teacher(spec: Any, role: str) -> Any:
 
         name, _, model = spec.partition(":")
         return build("teacher", name, model=model) if model else build("teacher", name)
-    if hasattr(spec, "distill") or is_backend(spec):
+    from ..interfaces import Teacher
+
+    if isinstance(spec, Teacher) or is_backend(spec):
         return spec
     raise ConfigError(
         f"{role} must be a teacher name ('anthropic', 'local:<model>'), a teacher "

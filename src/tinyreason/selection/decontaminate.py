@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, DataError
+from ..interfaces import Benchmark
+from ..records import Problem
 from ._columns import column_list
 from .base import Composable, Selection, require_columns, selection_from_decisions
 
@@ -89,7 +91,7 @@ def load_benchmark_questions(benchmarks: Any) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
 
     def add(name: str, questions: Iterable[Any]) -> None:
-        texts = [q.question if hasattr(q, "question") else str(q) for q in questions]
+        texts = [q.question if isinstance(q, Problem) else str(q) for q in questions]
         found.setdefault(name, []).extend(texts)
 
     def one(spec: Any, name: str | None = None) -> None:
@@ -99,7 +101,7 @@ def load_benchmark_questions(benchmarks: Any) -> dict[str, list[str]]:
                 add(name or Path(text).stem, _file_questions(text))
             else:
                 add(name or text, _benchmark_questions(build("benchmark", text)))
-        elif hasattr(spec, "problems"):
+        elif isinstance(spec, Benchmark):
             add(name or str(getattr(spec, "name", type(spec).__name__)), _benchmark_questions(spec))
         elif isinstance(spec, Sequence) and name is not None:
             add(name, spec)
@@ -113,7 +115,7 @@ def load_benchmark_questions(benchmarks: Any) -> dict[str, list[str]]:
     if isinstance(items, Mapping):
         for name, spec in items.items():
             one(spec, str(name))
-    elif isinstance(items, (str, os.PathLike)) or hasattr(items, "problems"):
+    elif isinstance(items, (str, os.PathLike, Benchmark)):
         one(items)
     elif isinstance(items, Sequence):
         for spec in items:

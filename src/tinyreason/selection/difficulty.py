@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, DataError
+from ..interfaces import Teacher
 from ._calls import Reply, ask, is_backend, label_of, resolve_teacher, solve_with_backend
 from ._columns import (
     TRACE_TOKENS,
@@ -124,7 +125,7 @@ class DifficultySelector(Composable):
         else:
             pairs = [(label_of(s), s) for s in self.solvers]
         for _, solver in pairs:
-            if not (isinstance(solver, str) or hasattr(solver, "distill") or is_backend(solver)):
+            if not (isinstance(solver, (str, Teacher)) or is_backend(solver)):
                 problems.append(
                     f"solver {solver!r} is neither a teacher name, a teacher nor a backend."
                 )
@@ -151,7 +152,7 @@ class DifficultySelector(Composable):
             judge = MathVerifyJudge(answer_kind=self.answer_kind)
         elif isinstance(self.judge, Judge):
             judge = self.judge
-        elif isinstance(self.judge, str) or hasattr(self.judge, "distill"):
+        elif isinstance(self.judge, (str, Teacher)):
             judge = LLMJudge(self.judge, self.cache, self.max_cost_usd, self.progress)
         else:
             problems.append(

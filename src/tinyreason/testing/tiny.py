@@ -10,6 +10,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 __all__ = [
     "CHAT_TEMPLATE",
@@ -118,7 +119,6 @@ def tiny_model(
         >>> folder = tiny_model()  # doctest: +SKIP
         >>> AutoModelForCausalLM.from_pretrained(folder)  # doctest: +SKIP
     """
-    import torch
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     folder = Path(path) if path is not None else Path(tempfile.mkdtemp(prefix="tinyreason-tiny-"))
@@ -137,8 +137,25 @@ def tiny_model(
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
+    return save_random_model(folder, tokenizer, Qwen2ForCausalLM, config, seed)
+
+
+def save_random_model(
+    folder: Path, tokenizer: Any, model_class: Any, config: Any, seed: int
+) -> Path:
+    """Build ``model_class(config)`` with seeded random weights and save it with its tokenizer.
+
+    The generation config ends and pads with the tokenizer's tokens, so ``generate`` stops where
+    the chat template ends a turn.
+
+    Example:
+        >>> save_random_model(folder, tok, Qwen2ForCausalLM, config, seed=0)  # doctest: +SKIP
+        PosixPath('.../tiny')
+    """
+    import torch
+
     torch.manual_seed(seed)
-    model = Qwen2ForCausalLM(config)
+    model = model_class(config)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.save_pretrained(folder)

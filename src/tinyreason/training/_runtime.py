@@ -98,9 +98,10 @@ def checkpoint_step(checkpoint: str | None) -> int:
 
 def unwrap_selection(dataset: Any, selection: Any) -> tuple[Any, Any]:
     """(rows, selection) from a Dataset or a Selection passed as the dataset."""
+    from ..records import Selection
     from ..trace_columns import with_traces
 
-    if hasattr(dataset, "kept") and hasattr(dataset, "summary"):
+    if isinstance(dataset, Selection):
         dataset, selection = dataset.kept, selection if selection is not None else dataset
     # A published set's own columns (s1K-1.1's deepseek_* / gemini_*) become the trace columns
     # every stage reads, DeepSeek's unless a trace was already picked.
