@@ -44,7 +44,10 @@ if TYPE_CHECKING:
     from datasets import Dataset
 
 __all__ = [
+    "ANSWER_COLUMNS",
+    "ID_COLUMNS",
     "PROBLEM_COLUMNS",
+    "QUESTION_COLUMNS",
     "S1K_1_1_COLUMNS",
     "S1K_COLUMNS",
     "TRACE_COLUMNS",
@@ -69,9 +72,12 @@ TRACE_COLUMNS = (
 )
 
 # Column names other datasets use for the same things (first match wins).
-_QUESTION_ALIASES = ("question", "problem", "prompt", "input", "query")
-_ANSWER_ALIASES = ("answer", "final_answer", "target", "gold", "expected_answer")
-_ID_ALIASES = ("id", "problem_id", "unique_id", "idx", "uid", "ID")
+# The column names datasets and benchmark files use for the same things, first match wins: the one
+# table every reader uses (tr.load_problems, traces, the benchmark readers, decontamination).
+QUESTION_COLUMNS = ("question", "problem", "Question", "Problem", "prompt", "input", "query")
+ANSWER_COLUMNS = ("answer", "Answer", "final_answer", "expected_answer", "gold", "target")
+ID_COLUMNS = ("id", "ID", "problem_id", "unique_id", "problem_idx", "idx", "uid", "Record ID")
+_QUESTION_ALIASES, _ANSWER_ALIASES, _ID_ALIASES = QUESTION_COLUMNS, ANSWER_COLUMNS, ID_COLUMNS
 
 
 # -- metadata ----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..answers import ANSWER_KINDS, extract_answer, split_answer_kind
+from ..data import ANSWER_COLUMNS, ID_COLUMNS, QUESTION_COLUMNS
 from ..errors import ConfigError, DataError
 from ..records import Problem
 
@@ -39,10 +40,7 @@ PathLike = str | os.PathLike[str]
 Paths = PathLike | Sequence[PathLike]
 
 # Column names sources use for the same thing; the first one a row has wins.
-QUESTION_COLUMNS = ("question", "problem", "Question", "Problem", "prompt")
-ANSWER_COLUMNS = ("answer", "Answer", "final_answer", "expected_answer", "gold")
 SOLUTION_COLUMNS = ("solution", "Solution", "Explanation")
-ID_COLUMNS = ("id", "ID", "unique_id", "problem_idx", "idx", "Record ID", "problem_id")
 DOMAIN_COLUMNS = ("subject", "type", "High-level domain", "domain")
 
 _READERS = (".json", ".jsonl", ".parquet", ".csv")
