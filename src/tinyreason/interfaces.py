@@ -27,6 +27,7 @@ __all__ = [
     "ExtractsAnswers",
     "GenerationBudget",
     "Grader",
+    "HasTokenizer",
     "Samples",
     "Selector",
     "SetsGenerationBudget",
@@ -311,3 +312,19 @@ class Samples(Protocol):
     """
 
     n: int
+
+
+@runtime_checkable
+class HasTokenizer(Protocol):
+    """Optional on a Backend: its tokenizer, for a stage that renders or counts tokens itself.
+
+    The local teacher uses it to put a system prompt into the chat template and to count the
+    prompt's tokens; every built-in backend has one.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> isinstance(SimpleNamespace(tokenizer=None), HasTokenizer)
+        True
+    """
+
+    tokenizer: Any

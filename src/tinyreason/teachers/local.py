@@ -179,7 +179,10 @@ class LocalProvider:
 
 
 def _is_backend(obj: Any) -> bool:
-    return all(hasattr(obj, name) for name in ("prompt", "generate", "format", "tokenizer"))
+    """A ready backend that also shows its tokenizer (the teacher renders and counts with it)."""
+    from ..interfaces import Backend, HasTokenizer
+
+    return isinstance(obj, Backend) and isinstance(obj, HasTokenizer)
 
 
 @dataclasses.dataclass(frozen=True)
