@@ -1,4 +1,5 @@
-"""The contract type-checks strictly: records, interfaces, the plugin manager and the errors.
+"""The contract type-checks strictly: records, interfaces, the plugin manager, the errors, and
+``tr.evaluate``, the stage every plugin kind meets.
 
 A plugin author reads these files to write a plugin; ``mypy --strict`` keeps their types honest
 (``py.typed`` promises them to every user's type checker).
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "tinyreason"
-STRICT = ["interfaces.py", "records", "registry.py", "errors.py"]
+STRICT = ["interfaces.py", "records", "registry.py", "errors.py", "evaluation/evaluate.py"]
 
 
 def test_the_contract_is_strictly_typed(tmp_path: Path) -> None:

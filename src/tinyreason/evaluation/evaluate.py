@@ -19,23 +19,33 @@ from tqdm.auto import tqdm
 from ..data import as_problems
 from ..errors import ConfigError, DataError
 from ..interfaces import (
+    Backend,
     Benchmark,
     BudgetSweepable,
     Controlled,
     Describes,
     ExtractsAnswers,
     GenerationBudget,
+    Grader,
     Samples,
     SetsGenerationBudget,
+    StudentFormat,
+    TestTimeScaler,
 )
-from ..records import Problem, Solution
+from ..records import Problem, Solution, TrainedStudent
 from ..students import ThinkFormat
 from .report import Report, SettingResult, evaluation_settings
+
+#: What ``tr.evaluate`` evaluates: a backend, a trained student (record), or a model folder.
+ModelSpec = Backend | TrainedStudent | str | Path
+#: Where its problems come from: a registered name, a Benchmark, or problems (a list, rows, a
+#: Dataset).
+BenchmarkSpec = Benchmark | str | Sequence[Problem] | Any
 
 __all__ = ["Report", "evaluate", "sampling_scaler", "with_budget", "with_generation_budget"]
 
 
-def with_budget(scaler: Any, budget: int | None) -> Any:
+def with_budget(scaler: TestTimeScaler, budget: int | None) -> TestTimeScaler:
     """A copy of ``scaler`` whose thinking is capped at ``budget`` tokens.
 
     Works for scalers with a ``with_budget(max_thinking)`` method
@@ -56,7 +66,7 @@ def with_budget(scaler: Any, budget: int | None) -> Any:
     )
 
 
-def _bounds(scaler: Any) -> tuple[float, float | None]:
+def _bounds(scaler: TestTimeScaler) -> tuple[float, float | None]:
     """The thinking range a scaler promises, for s1's Control metric.
 
     The minimum is the larger of s1's ``min_thinking`` and tinyreason's ``wait_below``; a cap of
@@ -70,7 +80,7 @@ def _bounds(scaler: Any) -> tuple[float, float | None]:
     return low, float(cap) if isinstance(cap, int) and not isinstance(cap, bool) else None
 
 
-def with_generation_budget(scaler: Any, max_new_tokens: int | None) -> Any:
+def with_generation_budget(scaler: TestTimeScaler, max_new_tokens: int | None) -> TestTimeScaler:
     """A copy of ``scaler`` that generates with ``max_new_tokens`` where it had no budget.
 
     A benchmark's budget (s1's ``max_gen_toks``, 32,768 on AIME, MATH500 and GPQA) applies to a
@@ -91,34 +101,34 @@ def with_generation_budget(scaler: Any, max_new_tokens: int | None) -> Any:
     return scaler.with_generation_budget(max_new_tokens)
 
 
-def _backend(model: Any, format: Any) -> Any:
-    from ..interfaces import Backend
-    from ..records import TrainedStudent
+def _backend(model: ModelSpec, format: StudentFormat | str | None) -> Backend:
     from ..registry import build
 
     if isinstance(model, Backend):
         return model
+    options: dict[str, Any]
     if isinstance(model, TrainedStudent):  # the record: evaluation never imports training
-        return build(
-            "backend", "transformers", model=str(model.path), format=format or model.format
-        )
-    if isinstance(model, (str, Path)):
-        if format is None and (Path(model) / "tinyreason.json").exists():
-            # The backend reads the format the trainer recorded in the folder.
-            return build("backend", "transformers", model=str(model))
-        if format is None:
+        options = {"model": str(model.path), "format": format or model.format}
+    elif isinstance(model, (str, Path)):
+        options = {"model": str(model)}
+        if format is not None:
+            options["format"] = format
+        elif not (Path(model) / "tinyreason.json").exists():
             raise ConfigError(
                 "tr.evaluate got a model path but no format=; pass the student format it was "
                 "trained with, e.g. format='qwen-s1'."
             )
-        return build("backend", "transformers", model=str(model), format=format)
-    raise ConfigError(
-        f"cannot evaluate a {type(model).__name__}: pass a Backend (tr.backend(...)), a "
-        "TrainedStudent, or a model path with format=."
-    )
+        # Without format=, the backend reads the format the trainer recorded in the folder.
+    else:
+        raise ConfigError(
+            f"cannot evaluate a {type(model).__name__}: pass a Backend (tr.backend(...)), a "
+            "TrainedStudent, or a model path with format=."
+        )
+    backend: Backend = build("backend", "transformers", **options)
+    return backend
 
 
-def _problems(benchmark: Any) -> tuple[str, list[Problem], Any]:
+def _problems(benchmark: BenchmarkSpec) -> tuple[str, list[Problem], Benchmark | None]:
     """The benchmark's name, its problems (each with an answer) and the benchmark object, if any."""
     from ..registry import build
 
@@ -144,7 +154,7 @@ def _problems(benchmark: Any) -> tuple[str, list[Problem], Any]:
     return name, list(problems), bench
 
 
-def _answer_kind(answer_kind: str | None, bench: Any) -> str:
+def _answer_kind(answer_kind: str | None, bench: Benchmark | None) -> str:
     """``answer_kind`` if given, else the benchmark's own, else ``"auto"``; checked."""
     from ..answers import ANSWER_KINDS
 
@@ -257,21 +267,21 @@ def sampling_scaler(
     )
 
 
-def _samples_of(scaler: Any) -> int:
+def _samples_of(scaler: TestTimeScaler) -> int:
     n = scaler.n if isinstance(scaler, Samples) else 1
     return n if isinstance(n, int) and not isinstance(n, bool) else 1
 
 
 def evaluate(
-    model: Any,
-    benchmark: Any,
+    model: ModelSpec,
+    benchmark: BenchmarkSpec,
     *,
-    scaler: Any = None,
+    scaler: TestTimeScaler | None = None,
     budgets: Sequence[int | None] | None = None,
     samples: int | None = None,
     temperature: float | None = None,
-    format: Any = None,
-    grader: Any = None,
+    format: StudentFormat | str | None = None,
+    grader: Grader | None = None,
     answer_kind: str | None = None,
     seed: int = 0,
     progress: bool = True,
@@ -326,7 +336,7 @@ def evaluate(
     from ..registry import build
 
     _check_samples(samples, temperature)
-    settings = list(budgets) if budgets is not None else [None]
+    settings: list[int | None] = list(budgets) if budgets is not None else [None]
     if not settings:
         raise ConfigError("budgets is empty; give at least one budget, or None for no sweep.")
     backend = _backend(model, format)
@@ -352,11 +362,11 @@ def evaluate(
             for s in solutions
         ]
         sample_correct = [
-            [grader.grade(answer, p.answer) for answer in answers]
+            [grader.grade(answer, _reference(p)) for answer in answers]
             for p, answers in zip(problems, sample_answers, strict=True)
         ]
         correct = [
-            grader.grade(s.answer, p.answer) for p, s in zip(problems, solutions, strict=True)
+            grader.grade(s.answer, _reference(p)) for p, s in zip(problems, solutions, strict=True)
         ]
         results.append(
             SettingResult(
@@ -386,8 +396,14 @@ def evaluate(
     return Report(name, results, manifest, seed=seed)
 
 
+def _reference(problem: Problem) -> str:
+    """A problem's reference answer (``_problems`` refused problems without one)."""
+    assert problem.answer is not None
+    return problem.answer
+
+
 def _majority_correct(
-    problems: Sequence[Problem], sample_answers: Sequence[Sequence[str | None]], grader: Any
+    problems: Sequence[Problem], sample_answers: Sequence[Sequence[str | None]], grader: Grader
 ) -> dict[int, list[bool]]:
     """Per k, whether each problem's majority answer over its first ``k`` samples is right.
 
@@ -400,7 +416,7 @@ def _majority_correct(
     ks = k_values(min(len(answers) for answers in sample_answers))
     return {
         k: [
-            grader.grade(vote(list(answers[:k]))[0], p.answer)
+            grader.grade(vote(list(answers[:k]))[0], _reference(p))
             for p, answers in zip(problems, sample_answers, strict=True)
         ]
         for k in ks
@@ -418,7 +434,12 @@ def _device_and_dtype(described: Any) -> dict[str, str]:
 
 
 def _manifest(
-    backend: Any, scaler: Any, budgets: list[int | None], seed: int, benchmark: str, n: int
+    backend: Backend,
+    scaler: TestTimeScaler,
+    budgets: list[int | None],
+    seed: int,
+    benchmark: str,
+    n: int,
 ) -> dict[str, Any]:
     from importlib import metadata
 
