@@ -8,9 +8,10 @@ extracts each answer.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError, DataError
 from ..records import Generation, Problem, Solution, ThinkingControl
@@ -21,22 +22,12 @@ if TYPE_CHECKING:
 
 __all__ = ["CONTROL_FIELDS", "BudgetForcing"]
 
-#: The fields a :class:`BudgetForcing` passes on to its :class:`ThinkingControl`.
-CONTROL_FIELDS = (
-    "max_thinking",
-    "waits",
-    "wait_text",
-    "min_thinking",
-    "wait_below",
-    "round_budget",
-    "final_answer_text",
-    "max_answer_tokens",
-    "ban_delimiters_in_answer",
-)
+#: The fields a :class:`BudgetForcing` passes on to its :class:`ThinkingControl` (its own).
+CONTROL_FIELDS = tuple(f.name for f in dataclasses.fields(ThinkingControl))
 
 
 @dataclass(frozen=True)
-class BudgetForcing:
+class BudgetForcing(ThinkingControl):
     r"""s1's budget forcing: cap thinking, or ignore its end and append "Wait" to extend it.
 
     The defaults are s1's code (see :class:`~tinyreason.scaling.ThinkingControl` for each rule).
@@ -73,15 +64,8 @@ class BudgetForcing:
         >>> solutions = bf.solve(backend, problems, seed=0)  # doctest: +SKIP
     """
 
-    max_thinking: int | Literal["auto"] | None = "auto"
-    waits: int = 0
-    wait_text: str = "Wait"
-    min_thinking: int = 0
-    wait_below: int = 0
-    round_budget: Literal["whole", "remaining"] = "whole"
-    final_answer_text: str | None = "Final Answer:"
-    max_answer_tokens: int | None = None
-    ban_delimiters_in_answer: bool = False
+    # The control's fields (max_thinking ... ban_delimiters_in_answer) and their checks are
+    # ThinkingControl's own, inherited: one declaration serves both.
     max_new_tokens: int | None = None
     temperature: float = 0.0
     answer_kind: str = "auto"
@@ -90,16 +74,15 @@ class BudgetForcing:
     def __post_init__(self) -> None:
         problems = []
         try:
-            control = ThinkingControl(
-                **{name: getattr(self, name) for name in CONTROL_FIELDS},
-            )
+            super().__post_init__()
         except ConfigError as err:
             problems.extend(err.problems)
         problems += check_sampling(self.temperature, self.answer_kind)
         problems += max_new_tokens_problems(self.max_new_tokens)
         if problems:
             raise ConfigError(problems)
-        object.__setattr__(self, "_control", control)
+        fields = {name: getattr(self, name) for name in CONTROL_FIELDS}
+        object.__setattr__(self, "_control", ThinkingControl(**fields))
 
     @property
     def control(self) -> ThinkingControl:
