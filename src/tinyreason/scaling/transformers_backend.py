@@ -42,7 +42,7 @@ class TransformersBackend(RoundsBackend):
             where it is and puts a model loaded here on CUDA when there is one.
         dtype: ``torch.dtype`` or its name (``"bfloat16"``, ``"auto"``); None keeps the default.
         batch_size: Rows (samples) per ``generate`` call.
-        progress: Show a progress bar over batches; None shows it only on a terminal.
+        progress: Show a progress bar over samples; None shows it only on a terminal.
 
     Raises:
         DataError: the tokenizer has no chat template.
@@ -119,7 +119,7 @@ class TransformersBackend(RoundsBackend):
             pad = self.tokenizer.convert_tokens_to_ids(self.end_of_turn)
         self.pad_token_id = int(pad)
         self.context_window = model_context_window(self.model.config, self.tokenizer)
-        self.engine = TransformersEngine(self.model, self.pad_token_id, batch_size, progress=False)
+        self.engine = TransformersEngine(self.model, self.pad_token_id, batch_size)
         self._runner = Continuation(
             self.engine,
             self.tokenizer,
@@ -160,7 +160,6 @@ class TransformersEngine:
         model: A loaded causal LM.
         pad_token_id: The id used to pad rows.
         batch_size: Rows per ``generate`` call.
-        progress: Show a progress bar over calls; None shows it only on a terminal.
 
     Example:
         >>> engine = TransformersEngine(model, pad_token_id=0)  # doctest: +SKIP
@@ -169,13 +168,10 @@ class TransformersEngine:
         'length'
     """
 
-    def __init__(
-        self, model: Any, pad_token_id: int, batch_size: int = 16, progress: bool | None = None
-    ):
+    def __init__(self, model: Any, pad_token_id: int, batch_size: int = 16):
         self.model = model
         self.pad_token_id = pad_token_id
         self.batch_size = batch_size
-        self.progress = progress
 
     def complete(self, requests: Sequence[CompletionRequest]) -> list[CompletionResult]:
         """Generate every request; results in the requests' order."""
@@ -189,12 +185,9 @@ class TransformersEngine:
             calls += [
                 indices[k : k + self.batch_size] for k in range(0, len(indices), self.batch_size)
             ]
+        # No bar of its own: the round driver (Continuation) shows progress over samples.
         results: list[CompletionResult | None] = [None] * len(requests)
-        from tqdm.auto import tqdm
-
-        for call in tqdm(
-            calls, desc="generate", unit="batch", disable=_disable(self.progress, calls)
-        ):
+        for call in calls:
             for i, result in zip(call, self._call([requests[i] for i in call]), strict=True):
                 results[i] = result
         return results  # type: ignore[return-value]
@@ -255,12 +248,6 @@ def _left_pad(
         input_ids[i, width - len(r) :] = torch.tensor(r, dtype=torch.long)
         attention_mask[i, width - len(r) :] = 1
     return input_ids.to(device), attention_mask.to(device)
-
-
-def _disable(progress: bool | None, batches: list) -> bool | None:
-    if progress is None:
-        return True if len(batches) <= 1 else None  # None: tqdm shows it on a terminal only
-    return not progress
 
 
 def _resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype | str | None:

@@ -300,19 +300,18 @@ def saved_format(model: Any) -> ThinkFormat | None:
         return None
     recorded = json.loads(manifest.read_text())["format"]
     if "plugin" in recorded:
-        # A plugin's format is recorded by its fields; rebuild it by name when it is registered.
-        from ..registry import build
-
-        return as_think_format_by_name(build, recorded)
+        return _plugin_format(recorded)
     return ThinkFormat(**recorded)
 
 
-def as_think_format_by_name(build: Any, recorded: dict[str, Any]) -> ThinkFormat:
-    """The registered format ``recorded["name"]``, wrapped; else its recorded delimiters."""
+def _plugin_format(recorded: dict[str, Any]) -> ThinkFormat:
+    """A plugin's recorded format: rebuilt by name when registered, else its delimiters."""
+    from ..errors import TinyReasonError
+    from ..registry import build
     from .protocol import as_think_format
 
     try:
         return as_think_format(build("student", recorded["name"]))
-    except Exception:
+    except TinyReasonError:  # not registered (any more): the recorded delimiters still serve
         fields = {k: recorded[k] for k in ("name", "think_start", "think_end") if k in recorded}
         return ThinkFormat(**fields)
