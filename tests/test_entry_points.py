@@ -5,7 +5,8 @@ environment (offline: ``--no-index --no-build-isolation``, from a copy in a temp
 ``build/`` lands in tests/), checked from fresh interpreters, and always uninstalled afterwards.
 
 * ``tinyreason-hello``: a working plugin (teacher ``hello``, student format ``hello-tags``).
-* ``tinyreason-broken``: its module raises at import.
+* ``tinyreason-broken``: its module raises at import; its entry point ``exits`` calls
+  ``sys.exit`` at import.
 * ``tinyreason-badhook``: entry point ``badhook``'s register_scalers raises; entry point
   ``misspelt`` implements ``register_teacher`` (no s).
 * ``tinyreason-example`` (``examples/plugin-package``): the example users copy, a teacher and a
@@ -32,7 +33,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures" / "plugins"
 PACKAGES = ("tinyreason-hello", "tinyreason-broken", "tinyreason-badhook")
 # The documented example package users copy (examples/plugin-package): it must install and work.
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "plugin-package"
-MODULES = ("tinyreason_hello", "tinyreason_broken", "tinyreason_badhook")
+MODULES = ("tinyreason_hello", "tinyreason_broken", "tinyreason_exits", "tinyreason_badhook")
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]  # pip install + uninstall: ~12 s
 
@@ -155,14 +156,18 @@ def test_plugin_found_through_its_entry_point_and_broken_ones_isolated(tmp_path:
     assert plugins["broken"]["status"] == "failed"
     assert plugins["broken"]["distribution"] == "tinyreason-broken"
     assert "RuntimeError: tinyreason-broken fixture" in plugins["broken"]["error"]
+    # sys.exit at import is a broken plugin like any other: reported by name, nothing ends.
+    assert plugins["exits"]["status"] == "failed"
+    assert "SystemExit: tinyreason-broken fixture" in plugins["exits"]["error"]
     assert plugins["badhook"]["status"] == "partial"
     assert "register_scalers raised RuntimeError" in plugins["badhook"]["error"]
     assert plugins["misspelt"]["status"] == "failed"
     assert "register_teacher" in plugins["misspelt"]["error"]
     # One PluginWarning per bad plugin, naming it and its distribution, and only once.
     messages = [m for category, m in result["warnings"] if category == "PluginWarning"]
-    assert len(messages) == 3, messages
+    assert len(messages) == 4, messages
     assert any("'broken' (from tinyreason-broken)" in m and "RuntimeError" in m for m in messages)
+    assert any("'exits' (from tinyreason-broken)" in m and "SystemExit" in m for m in messages)
     assert any("'badhook' (from tinyreason-badhook)" in m for m in messages)
     assert any("'misspelt' (from tinyreason-badhook)" in m for m in messages)
     # Everything else is untouched: built-ins and the bad plugin's working hook.

@@ -50,11 +50,19 @@ def run_sync(coro_factory: Callable[[], Awaitable[T]]) -> T:
         >>> asyncio.run(in_a_notebook())
         42
     """
+    if _loop_running():
+        return _run_in_thread(coro_factory)
+    # Outside the `except` that found no loop: an error from the work must not carry a spurious
+    # "no running event loop" RuntimeError as its context in the user's traceback.
+    return asyncio.run(_as_coroutine(coro_factory))
+
+
+def _loop_running() -> bool:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(_as_coroutine(coro_factory))
-    return _run_in_thread(coro_factory)
+        return False
+    return True
 
 
 async def _as_coroutine(coro_factory: Callable[[], Awaitable[T]]) -> T:

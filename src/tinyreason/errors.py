@@ -9,16 +9,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 __all__ = [
+    "ArtifactError",
     "ConfigError",
     "DataError",
+    "FolderNotOursError",
     "PluginError",
     "TinyReasonError",
     "UnknownPluginError",
+    "UnverifiedArtifactWarning",
 ]
 
 
 #: What a kind is called in messages, where its name would mislead: kind "student" is chat formats.
-_NOUNS = {"student": "chat format"}
+_NOUNS = {"student": "chat format", "reward_model": "reward model"}
 
 
 class TinyReasonError(Exception):
@@ -67,6 +70,43 @@ class DataError(TinyReasonError, ValueError):
         Traceback (most recent call last):
         ...
         tinyreason.errors.DataError: row 3 has no 'question'
+    """
+
+
+class ArtifactError(DataError):
+    """A saved artifact (a folder tinyreason wrote) is missing, damaged, incomplete or too new.
+
+    Args:
+        path: The folder or file at fault.
+        problem: What is wrong with it.
+        fix: What to do about it (usually: the command that writes it again).
+
+    Example:
+        >>> err = ArtifactError("runs/sel", "kept/data.arrow is missing", "run tr.select again")
+        >>> str(err)
+        'runs/sel: kept/data.arrow is missing; run tr.select again'
+    """
+
+    def __init__(self, path: object, problem: str, fix: str):
+        self.path, self.problem, self.fix = str(path), problem, fix
+        super().__init__(f"{path}: {problem}; {fix}")
+
+
+class FolderNotOursError(ArtifactError):
+    """An output folder already holds files tinyreason did not write, so nothing is written there.
+
+    Example:
+        >>> str(FolderNotOursError("out", "it holds notes.txt", "pass overwrite=True"))
+        'out: it holds notes.txt; pass overwrite=True'
+    """
+
+
+class UnverifiedArtifactWarning(TinyReasonError, UserWarning):
+    """A folder saved by an older tinyreason, without a manifest: it loads, but unverified.
+
+    Example:
+        >>> issubclass(UnverifiedArtifactWarning, UserWarning)
+        True
     """
 
 

@@ -20,14 +20,16 @@ import os
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
 import pluggy
 
 from . import hookspecs
+from ._plugin_info import PluginInfo, PluginList, PluginWarning
 from .errors import _NOUNS, ConfigError, PluginError, UnknownPluginError
+from .options import check_options
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -37,6 +39,7 @@ __all__ = [
     "PluginWarning",
     "available",
     "build",
+    "check",
     "noun",
     "plugins",
     "register_plugin",
@@ -59,70 +62,6 @@ def noun(kind: str) -> str:
         ('scaler', 'chat format')
     """
     return _NOUNS.get(kind, kind)
-
-
-class PluginWarning(UserWarning):
-    """A plugin failed to load or registered something invalid; the rest keeps working."""
-
-
-@dataclass
-class PluginInfo:
-    """What one plugin is and what it registered.
-
-    Example:
-        >>> import tinyreason as tr
-        >>> info = next(p for p in tr.plugins() if p.name == "tinyreason.builtins")
-        >>> info.status, "budget-forcing" in info.provides["scaler"]
-        ('builtin', True)
-    """
-
-    name: str
-    #: "builtin"; "loaded"; "partial" (loaded, but a hook raised: what it did register works);
-    #: "failed" (could not import or register: nothing from it works); "skipped" (filtered out).
-    status: str
-    distribution: str | None = None
-    version: str | None = None
-    provides: dict[str, list[str]] = field(default_factory=dict)
-    load_errors: list[str] = field(default_factory=list)
-    hook_errors: list[str] = field(default_factory=list)  # rebuilt with the registry
-
-    @property
-    def error(self) -> str | None:
-        """All of this plugin's errors in one message, or None."""
-        return "; ".join(self.load_errors + self.hook_errors) or None
-
-
-class PluginList(list):  # type: ignore[type-arg]
-    """A list of :class:`PluginInfo` that prints as a table (text and notebook HTML)."""
-
-    def _rows(self) -> list[tuple[str, str, str, str]]:
-        rows = []
-        for p in self:
-            source = f"{p.distribution} {p.version or ''}".strip() if p.distribution else ""
-            provides = "; ".join(f"{k}: {', '.join(v)}" for k, v in p.provides.items() if v)
-            rows.append((p.name, p.status, source, p.error or provides))
-        return rows
-
-    def __repr__(self) -> str:
-        header = ("plugin", "status", "distribution", "provides / error")
-        rows = [header, *self._rows()]
-        widths = [min(40, max(len(r[i]) for r in rows)) for i in range(3)]
-        return "\n".join(
-            "  ".join(cell.ljust(w) for cell, w in zip(r[:3], widths, strict=False)) + "  " + r[3]
-            for r in rows
-        )
-
-    def _repr_html_(self) -> str:
-        import html
-
-        cells = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
-            for row in self._rows()
-        )
-        return (
-            "<table><thead><tr><th>plugin</th><th>status</th><th>distribution</th>"
-            f"<th>provides / error</th></tr></thead><tbody>{cells}</tbody></table>"
-        )
 
 
 @dataclass(frozen=True)
@@ -190,7 +129,9 @@ def _load_entry_points(pm: pluggy.PluginManager, infos: dict[str, PluginInfo]) -
             continue
         try:
             obj = ep.load()
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # SystemExit too: a plugin must not end the user's program
             _warn(info, f"failed to import {ep.value!r}: {type(exc).__name__}: {exc}")
             continue
         _add_plugin(pm, obj, info)
@@ -233,7 +174,9 @@ def _build_registry() -> dict[str, dict[str, _Entry]]:
                 register = _registrar(kind, hook_name, registry[kind], info)
                 try:
                     impl.function(**{arg: register for arg in impl.argnames})
-                except Exception as exc:
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as exc:  # SystemExit too, as at import
                     _warn(info, f"{hook_name} raised {type(exc).__name__}: {exc}", hook=True)
                 if trace is not None:  # hooks are called directly, so pluggy's tracing sees none
                     trace(f"{hook_name} [{impl.plugin_name}] -> {info.provides.get(kind, [])}")
@@ -365,9 +308,12 @@ def _resolve(kind: str, name: str, entry: _Entry) -> Callable[..., Any]:
             f"{noun(kind)} {name!r} needs the package {exc.name!r}, which is not installed. "
             "Install it (for tinyreason's own: pip install 'tinyreason[all]').",
         ) from exc
-    except (ImportError, AttributeError) as exc:
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # ImportError, AttributeError, or the module's own failure
         raise PluginError(
-            entry.plugin, f"{noun(kind)} {name!r}: cannot load {factory!r}: {exc}"
+            entry.plugin,
+            f"{noun(kind)} {name!r}: cannot load {factory!r}: {type(exc).__name__}: {exc}",
         ) from exc
     if not callable(obj):
         raise PluginError(
@@ -400,6 +346,8 @@ def _check_options(
         for key in required
         if key not in options
     ]
+    # Values against the factory's annotations: the same check every entry point uses.
+    problems += check_options(factory, options, where=f"{noun(kind)} {name!r}")
     if problems:
         raise ConfigError(problems)
 
@@ -416,6 +364,43 @@ def _unknown_option(kind: str, name: str, key: str, valid: Iterable[str]) -> str
     )
 
 
+def check(kind: str, name: str, /, **options: Any) -> None:
+    """Check that :func:`build` would accept ``name`` and ``options``, without building anything.
+
+    Recipes use it to validate every plugin they name before the first stage runs (building a
+    backend may load a model; checking loads nothing but the factory's module).
+
+    Raises:
+        UnknownPluginError: no such name.
+        ConfigError: an option is unknown, missing or of the wrong type.
+
+    Example:
+        >>> check("scaler", "budget-forcing", waits=2)
+        >>> check("scaler", "budget-forcing", waits="2")
+        Traceback (most recent call last):
+        ...
+        tinyreason.errors.ConfigError: scaler 'budget-forcing': waits must be a whole number, ...
+    """
+    factory, _ = _factory(kind, name)
+    _check_options(kind, name, factory, options)
+
+
+def _factory(kind: str, name: str) -> tuple[Callable[..., Any], _Entry]:
+    if not isinstance(name, str):
+        getter = GETTERS.get(kind, kind)
+        raise ConfigError(
+            f"tr.{getter}() takes the name of a registered {noun(kind)} as a string, got "
+            f"{type(name).__name__} {name!r}; tr.available({kind!r}) lists the names."
+        )
+    registry = _build_registry()
+    if kind not in registry:
+        raise UnknownPluginError("kind", kind, registry)
+    entry = registry[kind].get(name)
+    if entry is None:
+        raise UnknownPluginError(kind, name, registry[kind])
+    return _resolve(kind, name, entry), entry
+
+
 def build(kind: str, name: str, /, **options: Any) -> Any:
     """Build the ``kind`` registered as ``name`` from keyword options, checking both.
 
@@ -426,13 +411,7 @@ def build(kind: str, name: str, /, **options: Any) -> Any:
     """
     from . import interfaces
 
-    registry = _build_registry()
-    if kind not in registry:
-        raise UnknownPluginError("kind", kind, registry)
-    entry = registry[kind].get(name)
-    if entry is None:
-        raise UnknownPluginError(kind, name, registry[kind])
-    factory = _resolve(kind, name, entry)
+    factory, entry = _factory(kind, name)
     _check_options(kind, name, factory, options)
     obj = factory(**options)
     protocol = _PROTOCOLS[kind](interfaces)
@@ -459,4 +438,5 @@ _PROTOCOLS: dict[str, Callable[[Any], type]] = {
     "student": lambda m: m.StudentFormat,
     "benchmark": lambda m: m.Benchmark,
     "backend": lambda m: m.Backend,
+    "reward_model": lambda m: m.RewardModel,
 }

@@ -8,6 +8,8 @@ a plugin author needs to read: it imports nothing from tinyreason but the errors
 * :mod:`~tinyreason.records.traces`: :class:`Problem`, :class:`Usage`, :class:`Trace`.
 * :mod:`~tinyreason.records.results`: :class:`Selection` (with :class:`Stage`) and
   :class:`TrainedStudent`, what the selection and training stages hand on.
+* :mod:`~tinyreason.records.saved`: a saved Selection folder's layout, and
+  :func:`read_selection`, which any stage uses to read one back, verified.
 * :mod:`~tinyreason.records.generations`: :class:`ThinkingControl` (s1's budget forcing),
   :class:`Generation`, :class:`Solution`.
 

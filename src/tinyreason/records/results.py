@@ -9,11 +9,12 @@ stage reads the record's fields.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from ..artifacts import write_json
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -153,6 +154,4 @@ class TrainedStudent:
 
     def save_manifest(self) -> Path:
         """Write ``tinyreason.json`` next to the model, so the format can be found again."""
-        path = Path(self.path) / "tinyreason.json"
-        path.write_text(json.dumps(self.manifest(), indent=2, default=str))
-        return path
+        return write_json(Path(self.path) / "tinyreason.json", self.manifest())

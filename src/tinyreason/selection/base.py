@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..records import AUDIT_COLUMNS, Stage
 from ..records import Selection as SelectionRecord
 
@@ -181,30 +181,57 @@ class Selection(SelectionRecord):
 
         return plot_selection(self, path, top_domains=top_domains)
 
-    def save(self, folder: str | Path, *, plot: bool = True) -> Path:
+    def save(self, folder: str | Path, *, plot: bool = True, overwrite: bool = False) -> Path:
         """Save the kept Dataset, the audit table, the summary and the plot into ``folder``.
 
         Writes ``kept/`` (``datasets.load_from_disk`` reads it), ``dropped.parquet`` (the audit
-        table), ``selection.json`` (:meth:`summary` plus the stages) and ``selection.png``.
-        :meth:`load` reads them back.
+        table), ``selection.json`` (:meth:`summary` plus the stages), ``selection.png`` and
+        ``tinyreason-manifest.json`` (each file's size and hash, sealed last), each file whole.
+        :meth:`load` reads them back and verifies them.
+
+        Args:
+            folder: Where to save; a new or empty folder, or one a previous save wrote.
+            plot: Also draw ``selection.png``.
+            overwrite: Save into a non-empty folder tinyreason did not write (only the files
+                above are replaced; the folder's other files are left alone).
 
         Returns:
             The folder.
+
+        Raises:
+            FolderNotOursError: ``folder`` holds files tinyreason did not write (and not
+                ``overwrite``); nothing is written.
         """
         from .report import save_selection
 
-        return save_selection(self, Path(folder), plot=plot)
+        return save_selection(self, Path(folder), plot=plot, overwrite=overwrite)
+
+    def push_to_hub(self, repo_id: str, **options: Any) -> Any:
+        """Publish the kept rows, the dropped rows with reasons and the report to the Hub.
+
+        One commit through huggingface_hub: the kept rows as the default config, the audit table
+        as the ``dropped`` config, the report as the card. Options (``private=True``, ``token``,
+        ``license``, ``source_datasets``, ``commit_message``, ``endpoint``):
+        :func:`tinyreason.selection.hub.push_selection`.
+
+        Raises:
+            HubError: the Hub refused or could not be reached.
+        """
+        from .hub import push_selection
+
+        return push_selection(self, repo_id, **options)
 
     @classmethod
     def load(cls, folder: str | Path) -> Selection:
-        """Read back a Selection written by :meth:`save`.
+        """Read back a Selection written by :meth:`save`, after verifying every file.
 
         Raises:
-            DataError: the folder does not hold a saved Selection.
+            ArtifactError: the folder holds no saved Selection, its save did not finish, a file
+                is missing or damaged (named), or a newer tinyreason wrote it.
         """
-        from .report import load_selection
+        from ..records.saved import read_selection
 
-        return load_selection(Path(folder))
+        return read_selection(Path(folder), cls)
 
     def __repr__(self) -> str:
         lines = [f"Selection: kept {len(self.kept)} rows"]
@@ -392,6 +419,38 @@ class Chain(Composable):
         return select(dataset, *self.selectors)
 
 
+def _check_select_inputs(
+    dataset: object, selectors: Sequence[object], trace_source: object
+) -> None:
+    """What ``tr.select`` was given, checked before any selector runs."""
+    from datasets import Dataset
+
+    from ..interfaces import Selector as SelectorProtocol
+    from ..options import check_value
+    from ..trace_columns import check_trace_source
+
+    if isinstance(dataset, (str, Path)):
+        raise DataError(
+            f"tr.select got the path or name {str(dataset)!r}, not a Dataset; load it first: "
+            "tr.load_problems(path) for traces, tr.Selection.load(folder) for a saved selection."
+        )
+    if not isinstance(dataset, Dataset):
+        raise DataError(
+            f"tr.select selects from a datasets.Dataset of traces, got {type(dataset).__name__}; "
+            "make one with teacher.distill(...) or tr.load_problems(...)."
+        )
+    if not selectors:
+        raise DataError("tr.select needs at least one selector, e.g. tr.selector('quality').")
+    problems = [
+        problem
+        for i, s in enumerate(selectors, start=1)
+        if (problem := check_value(s, SelectorProtocol, f"selector {i}", where="tr.select"))
+    ]
+    if problems:
+        raise ConfigError(problems)
+    check_trace_source(trace_source)  # type: ignore[arg-type]  # says which values are valid
+
+
 def select(dataset: Dataset, *selectors: Selector, trace_source: str | None = None) -> Selection:
     """Run selectors one after another and return the combined, auditable Selection.
 
@@ -415,8 +474,7 @@ def select(dataset: Dataset, *selectors: Selector, trace_source: str | None = No
         >>> [s.rows_out for s in sel.stages]
         [30, 10]
     """
-    if not selectors:
-        raise DataError("tr.select needs at least one selector, e.g. tr.selector('quality').")
+    _check_select_inputs(dataset, selectors, trace_source)
     if len(dataset) == 0:
         raise DataError("the Dataset to select from is empty.")
     if hasattr(dataset, "column_names"):

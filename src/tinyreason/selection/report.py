@@ -1,35 +1,31 @@
-"""The Selection report: length statistics, the three-panel plot, saving and loading.
+"""The Selection report: length statistics, the three-panel plot, and saving.
 
-A saved selection is a folder::
-
-    kept/              the kept Dataset (datasets.load_from_disk reads it)
-    dropped.parquet    the audit table: id, question, stage, reason, detail of every dropped row
-    selection.json     Selection.summary(): funnel, reasons, stage settings, domains, trace
-                       sources, lengths (and which count they are)
-    selection.png      funnel + kept domains + kept trace lengths
-
-``selection.json`` is what a model card quotes.
+A saved selection is a folder (its layout: :mod:`tinyreason.records.saved`, which also reads it
+back): ``kept/``, ``dropped.parquet``, ``selection.json`` (what a model card quotes),
+``selection.png`` and the manifest. Every file is written whole and the manifest is sealed last.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DataError
+from .. import artifacts
+from ..records.saved import (
+    DROPPED_FILE,
+    KEPT_DIR,
+    PLOT_FILE,
+    SELECTION_KIND,
+    SELECTION_VERSION,
+    SUMMARY_FILE,
+)
 
 if TYPE_CHECKING:
     import numpy as np
 
     from .base import Selection
 
-__all__ = ["length_summary", "load_selection", "plot_selection", "save_selection"]
-
-SUMMARY_FILE = "selection.json"
-KEPT_DIR = "kept"
-DROPPED_FILE = "dropped.parquet"
-PLOT_FILE = "selection.png"
+__all__ = ["length_summary", "plot_selection", "save_selection"]
 
 
 def length_summary(lengths: np.ndarray, bins: int = 20) -> dict[str, Any]:
@@ -114,48 +110,22 @@ def plot_selection(selection: Selection, path: str | Path | None, *, top_domains
     return path
 
 
-def save_selection(selection: Selection, folder: Path, *, plot: bool = True) -> Path:
-    """Write ``selection`` into ``folder`` (see ``Selection.save``)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    selection.kept.save_to_disk(str(folder / KEPT_DIR))
-    selection.dropped.to_parquet(str(folder / DROPPED_FILE))
+def save_selection(
+    selection: Selection, folder: Path, *, plot: bool = True, overwrite: bool = False
+) -> Path:
+    """Write ``selection`` into ``folder`` whole, manifest last (see ``Selection.save``)."""
+    folder = artifacts.prepare(folder, SELECTION_KIND, overwrite=overwrite)
+    with artifacts.writing(folder / KEPT_DIR) as temp:
+        selection.kept.save_to_disk(str(temp))
+    with artifacts.writing(folder / DROPPED_FILE) as temp:
+        selection.dropped.to_parquet(str(temp))
     summary = selection.summary()
     summary["format"] = "tinyreason.selection/1"
-    (folder / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    artifacts.write_json(folder / SUMMARY_FILE, summary)
     if plot:
-        plot_selection(selection, folder / PLOT_FILE)
+        with artifacts.writing(folder / PLOT_FILE) as temp:  # its name keeps the .png suffix
+            plot_selection(selection, temp)
+    elif (folder / PLOT_FILE).exists():
+        (folder / PLOT_FILE).unlink()  # ours, from an earlier save: it would describe other rows
+    artifacts.seal(folder, SELECTION_KIND, SELECTION_VERSION, meta={"kept": len(selection.kept)})
     return folder
-
-
-def load_selection(folder: Path) -> Selection:
-    """Read a folder written by :func:`save_selection` back into a Selection."""
-    from datasets import Dataset, load_from_disk
-
-    from .base import Selection, Stage
-
-    summary_path = folder / SUMMARY_FILE
-    if not summary_path.is_file() or not (folder / KEPT_DIR).is_dir():
-        raise DataError(
-            f"{folder} holds no saved Selection (no {SUMMARY_FILE} and {KEPT_DIR}/); write one "
-            "with selection.save(folder)."
-        )
-    summary = json.loads(summary_path.read_text())
-    kept = load_from_disk(str(folder / KEPT_DIR))
-    dropped_path = folder / DROPPED_FILE
-    dropped = None
-    if dropped_path.is_file():
-        import pyarrow.parquet as pq
-        from datasets.table import InMemoryTable
-
-        # Not Dataset.from_parquet: it refuses a file with no rows ("corresponds to no data"),
-        # which is what a selection that dropped nothing writes.
-        table = pq.read_table(str(dropped_path))
-        dropped = Dataset(InMemoryTable(table)) if table.num_rows else None
-    infos = [{k: v for k, v in s.items() if k != "name"} for s in summary.get("stages", [])]
-    infos += [{}] * (len(summary["funnel"]) - len(infos))
-    stages = tuple(
-        Stage(name, rows_in, rows_out, info)
-        for (name, rows_in, rows_out), info in zip(summary["funnel"], infos, strict=False)
-    )
-    drops = (dropped,) if dropped is not None and len(dropped) else ()
-    return Selection(kept, drops, stages)  # type: ignore[arg-type]
