@@ -10,8 +10,10 @@ Run: ``.venv/bin/python -m pytest tests/test_loopback.py``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +38,12 @@ class Echo(LoopbackServer):
         for name, value in settings.items():
             setattr(self, name, value)
         super().__init__()
+        self.waits: list[tuple[float, bool]] = []
+
+    def wait(self, seconds: float) -> bool:
+        finished = super().wait(seconds)
+        self.waits.append((seconds, finished))  # whether each wait ran its whole course
+        return finished
 
     def respond(self, request: Request) -> Response | None:
         fault = self.take_fault()
@@ -134,9 +142,8 @@ def test_drop_slow_and_malformed_faults() -> None:
         server.inject("drop", Fault("slow", seconds=0.2), "malformed")
         with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
             call(server)
-        start = time.perf_counter()
         assert call(server)[0] == 200
-        assert time.perf_counter() - start >= 0.2
+        assert server.waits == [(0.2, True)]  # the reply waited its whole 0.2 s first
         status, _, data = call(server)
         assert status == 200
         with pytest.raises(json.JSONDecodeError):
@@ -158,6 +165,45 @@ def test_a_server_refuses_faults_it_cannot_serve_and_bad_faults() -> None:
         Echo(fault_kinds=("safety",))
     with pytest.raises(tr.ConfigError, match="fault_rate"):
         Echo(fault_rate=2.0)
+
+
+def test_an_in_flight_limit_refuses_with_429_while_it_is_full() -> None:
+    """A sustained rate limit: while 2 requests are being served, a third gets 429."""
+    with Echo(slow_seconds=3600) as server:
+        server.limit_in_flight(2, retry_after="3")
+        server.inject("slow", "slow")  # two requests that stay in flight until the server stops
+        held = [threading.Thread(target=_call_quietly, args=(server,)) for _ in range(2)]
+        for thread in held:
+            thread.start()
+        deadline = time.monotonic() + 60  # a guard against a hang, not a measurement
+        while server.limit_stats.in_flight < 2:  # type: ignore[union-attr]
+            assert time.monotonic() < deadline, "the slow requests never arrived"
+            time.sleep(0.01)
+        status, headers, body = call(server)
+        stats = server.limit_stats
+    for thread in held:
+        thread.join()
+    assert (status, headers["Retry-After"]) == (429, "3")
+    assert "rate limit exceeded" in json.loads(body)["error"]["message"]
+    assert stats is not None and (stats.limit, stats.refused, stats.peak) == (2, 1, 2)
+
+
+def test_an_in_flight_place_is_free_before_the_reply_is_written() -> None:
+    # Requests one after another never meet the limit, even a limit of one: each request's place
+    # is given back before its reply goes out, so the next one (sent after reading it) fits.
+    with Echo() as server:
+        server.limit_in_flight(1)
+        statuses = [call(server)[0] for _ in range(20)]
+        stats = server.limit_stats
+        server.limit_in_flight(None)
+        assert server.limit_stats is None
+    assert statuses == [200] * 20
+    assert stats is not None and (stats.admitted, stats.refused, stats.in_flight) == (20, 0, 0)
+
+
+def _call_quietly(server: LoopbackServer) -> None:
+    with contextlib.suppress(OSError, http.client.HTTPException):
+        call(server, timeout=120)
 
 
 def test_statuses_map_to_kinds() -> None:

@@ -6,7 +6,6 @@ Run: ``.venv/bin/python -m pytest tests/teachers/test_provider_http.py``
 from __future__ import annotations
 
 import email.utils
-import time
 
 import pytest
 
@@ -46,8 +45,11 @@ def test_status_mapping(status: int, reason: str, retryable: bool) -> None:
 
 
 def test_retry_after_forms() -> None:
-    future = email.utils.formatdate(time.time() + 30, usegmt=True)
-    assert 28 <= parse_retry_after(future) <= 30  # type: ignore[operator]
+    now = 1_700_000_000.0  # a fixed "now": the date form is exact, whatever the clock says
+    future = email.utils.formatdate(now + 30, usegmt=True)
+    assert parse_retry_after(future, now=now) == 30.0
+    past = email.utils.formatdate(now - 30, usegmt=True)
+    assert parse_retry_after(past, now=now) == 0.0
     assert parse_retry_after("-5") == 0.0 and parse_retry_after("nan") is None
     assert parse_retry_after("") is None and parse_retry_after(None) is None
     assert retry_after_from_headers({"retry-after-ms": "250", "retry-after": "9"}) == 0.25

@@ -5,6 +5,7 @@ Run: ``.venv/bin/python -m pytest tests/teachers/test_provider_openai_compatible
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import pytest
@@ -178,3 +179,86 @@ def test_repr_never_shows_the_key(server: ProviderServer) -> None:
 )
 def test_split_think_tags(content: str, expected: tuple[str, str]) -> None:
     assert split_think_tags(content) == expected
+
+
+# -- every shape servers use for reasoning, and what leaks through ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        # llama.cpp without a reasoning parser, Qwen3 / R1-distill templates open <think> in the
+        # prompt: the reasoning arrives without its opening tag.
+        ("6*7 is 42.</think>\n\n42", ("6*7 is 42.", "42")),
+        # llama-server --special: the end of turn (and what follows, when it did not stop) leaks.
+        ("<think>\n6*7 is 42.\n</think>\n\n42<|im_end|>", ("6*7 is 42.", "42")),
+        ("6*7 is 42.</think>42<|im_end|>\n<|im_start|>user\nmore", ("6*7 is 42.", "42")),
+        ("<think>6*7 is 42.</think>42<｜end▁of▁sentence｜>", ("6*7 is 42.", "42")),
+        ("<|begin_of_text|>42<|eot_id|>", ("", "42")),
+    ],
+)
+def test_reasoning_in_the_content_of_servers_without_a_parser(
+    server: ProviderServer, content: str, expected: tuple[str, str]
+) -> None:
+    server.script("Q", ScriptedReply("", content, reasoning_style="think_tags"))
+    warns = pytest.warns(RuntimeWarning, match="no thinking")
+    with contextlib.nullcontext() if expected[0] else warns:
+        [reply] = call(provider(server), request())
+    assert isinstance(reply, TeacherReply)
+    assert (reply.thinking, reply.answer) == expected
+
+
+def test_a_reasoning_field_and_tags_left_in_the_content_are_both_read() -> None:
+    # A parser that took part of the reasoning out, and left a tail of it in the content.
+    style = "reasoning_content"
+    with ProviderServer(reasoning_style=style) as server:
+        server.script("Q", ScriptedReply("first part<|im_end|>", "more</think>42<|im_end|>"))
+        [reply] = call(provider(server), request())
+    assert isinstance(reply, TeacherReply)
+    assert (reply.thinking, reply.answer) == ("first part\n\nmore", "42")
+
+
+def test_an_empty_thinking_from_a_reasoning_model_warns_once(server: ProviderServer) -> None:
+    server.script("Q", ScriptedReply("", "42"))
+    server.script("Q2", ScriptedReply("", "43"))
+    p = provider(server)
+    with pytest.warns(RuntimeWarning, match="no thinking") as seen:
+        first, second = call(p, request(), request("Q2"))
+    assert len([w for w in seen if "no thinking" in str(w.message)]) == 1
+    assert isinstance(first, TeacherReply) and isinstance(second, TeacherReply)
+    assert (first.thinking, first.answer, second.answer) == ("", "42", "43")
+
+
+def test_a_reply_of_zero_tokens_is_a_reply_with_its_usage() -> None:
+    # A model that ends its turn at once: no text, but the server answered and counted it.
+    with (
+        ProviderServer({"Q": ScriptedReply("", "", input_tokens=9)}) as server,
+        pytest.warns(RuntimeWarning, match="no thinking"),
+    ):
+        [reply] = call(provider(server), request())
+    assert isinstance(reply, TeacherReply)
+    assert (reply.thinking, reply.answer, reply.finish_reason) == ("", "", "stop")
+    assert reply.usage.input_tokens == 9 and reply.usage.total_tokens == 9
+
+
+def test_zero_token_replies_appear_in_the_run_summary() -> None:
+    import tinyreason as tr
+
+    replies = {"Q": ScriptedReply("", "", input_tokens=9), "R": ScriptedReply("t", "a")}
+    with ProviderServer(replies, models=["qwq"]) as server:
+        teacher = tr.teacher(
+            "openai-compatible",
+            model="qwq",
+            base_url=f"{server.base_url}/v1",
+            prices={"qwq": {"input": 0, "output": 0}},
+        )
+        with pytest.warns(RuntimeWarning, match="no thinking"):
+            ds = teacher.distill(
+                [tr.Problem("q", "Q"), tr.Problem("r", "R")], cache=False, progress=False
+            )
+    summary = teacher.last_summary
+    assert summary is not None and (summary.done, summary.failed_total) == (2, 0)
+    assert summary.usage.input_tokens >= 9
+    rows = {row["id"]: row for row in ds}
+    assert rows["q"]["thinking_trajectories"] == [""] and rows["q"]["error"] is None
+    assert rows["q"]["usage"]["input_tokens"] == 9

@@ -19,7 +19,7 @@ from tinyreason.records import Usage
 from tinyreason.teachers.base import ProviderError, TeacherReply, TeacherRequest
 from tinyreason.teachers.cache import CACHE_ENV, ReplyCache
 from tinyreason.teachers.engine import EngineSettings, TeacherEngine
-from tinyreason.teachers.pacing import RealClock, TokenBucket, backoff_delay
+from tinyreason.teachers.pacing import TokenBucket, backoff_delay
 from tinyreason.teachers.pricing import Price
 from tinyreason.teachers.summary import Outcome, RunStopped
 from tinyreason.testing import FakeClock, FakeProvider, FakeProviderTeacher
@@ -169,23 +169,6 @@ def test_retry_after_is_honoured() -> None:
     _run(provider, _pairs(3), clock=clock, concurrency=1)
     assert 7.5 <= clock.sleeps[0] <= 7.5 * 1.1
     assert provider.stats.call_times[1] >= 7.5
-
-
-def test_a_429_with_retry_after_pauses_every_new_call() -> None:
-    # Real time: the pause must hold calls that other workers would start meanwhile.
-    clock = RealClock()
-    limited_at: list[float] = []
-
-    def limited(request: TeacherRequest) -> TeacherReply:
-        if not limited_at:
-            limited_at.append(clock.now())
-            raise ProviderError("HTTP 429", reason="rate_limit", retryable=True, retry_after=0.2)
-        return TeacherReply("t", "a", "raw")
-
-    provider = FakeProvider(latency=0.01, replies={"Question 0?": limited}, clock=clock)
-    _run(provider, _pairs(12), concurrency=3)
-    later = provider.stats.call_times[3:]  # the calls started after the first three
-    assert later and all(t >= limited_at[0] + 0.2 for t in later)
 
 
 def test_permanent_errors_are_not_retried_and_are_cached(tmp_path: Path) -> None:

@@ -82,8 +82,10 @@ def test_three_hundred_problems_with_faults(tmp_path: Path) -> None:
     assert len(stats.calls) == 290
     ok_by_question = {row["question"]: row["error"] is None for row in ds}
     for question, n in stats.calls.items():
-        assert n <= teacher.max_retries + 1
-        # A done question was paid exactly once (its other calls were failures).
+        # At most 1 + max_retries calls, besides the 429s that came while other calls got
+        # replies (the provider sharing out its limit: they do not use up the retries).
+        assert n - stats.rate_limits[question] <= teacher.max_retries + 1
+        # A done question was paid exactly once (its other calls were failures or timed out).
         assert n - stats.faults[question] == (1 if ok_by_question[question] else 0), question
     for i in range(10):
         assert ds[290 + i]["attempt"] == ds[i]["attempt"]

@@ -20,12 +20,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..errors import ArtifactError
 from ..records import Usage
 from ._cache_schema import COLUMNS, connect
 from .base import TeacherReply
 from .cache_entry import CacheEntry
 
-__all__ = ["Waiter", "Writer", "entry_row", "row_entry"]
+__all__ = ["Job", "Waiter", "Writer", "entry_row", "row_entry"]
 
 
 def entry_row(entry: CacheEntry) -> tuple[Any, ...]:
@@ -60,23 +61,53 @@ def entry_row(entry: CacheEntry) -> tuple[Any, ...]:
         entry.attempts,
         json.dumps(dict(entry.request), ensure_ascii=False, sort_keys=True, default=str),
         entry.created or time.time(),
+        entry.endpoint,
     )
 
 
-def row_entry(row: sqlite3.Row) -> CacheEntry:
-    """A row read back as the entry it stores."""
+def row_entry(row: sqlite3.Row, path: Path | str = "") -> CacheEntry:
+    """A row (selected with its ``rowid``) read back as the entry it stores.
+
+    Raises:
+        ArtifactError: the row is damaged (its reply or request is not the JSON we wrote);
+            the message names the file, the row and how to go on.
+    """
+    try:
+        return _entry(row)
+    except (ValueError, KeyError, TypeError) as exc:  # JSONDecodeError is a ValueError
+        key, what = row["key"], _what(exc)
+        error = ArtifactError(
+            path,
+            f"row {row['rowid']} (key {key[:16]}...) of this teacher cache is damaged ({what})",
+            "remove it and re-run, which asks that question again: "
+            f"ReplyCache({str(path)!r}).delete([{key!r}]) (ReplyCache(path).damaged() lists "
+            "every damaged row); or restore the file from a backup",
+        )
+        error.damage = what  # type: ignore[attr-defined]
+        raise error from None
+
+
+def _what(exc: BaseException) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not valid JSON: {exc.msg} at character {exc.pos}"
+    if isinstance(exc, KeyError):
+        return f"the field {exc.args[0]!r} is missing"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _entry(row: sqlite3.Row) -> CacheEntry:
     reply = None
     usage = Usage(row["input_tokens"], row["output_tokens"], row["thinking_tokens"])
     if row["status"] == "ok":
         data = json.loads(row["reply"])
-        reply = TeacherReply(
-            thinking=data["thinking"],
-            answer=data["answer"],
-            thinking_kind=data["thinking_kind"],
-            finish_reason=data["finish_reason"],
-            usage=usage,
-            model=data.get("model", ""),
-        )
+        thinking, answer = data["thinking"], data["answer"]
+        kind, finish = data["thinking_kind"], data["finish_reason"]
+        if not all(isinstance(value, str) for value in (thinking, answer, kind, finish)):
+            raise TypeError("the reply's thinking, answer and kinds must be strings")
+        reply = TeacherReply(thinking, answer, kind, finish, usage, str(data.get("model") or ""))
+    request = json.loads(row["request"] or "{}")
+    if not isinstance(request, dict):
+        raise TypeError(f"the request is a {type(request).__name__}, not an object")
     return CacheEntry(
         key=row["key"],
         provider=row["provider"],
@@ -86,20 +117,29 @@ def row_entry(row: sqlite3.Row) -> CacheEntry:
         message=row["message"],
         cost_usd=row["cost_usd"],
         attempts=row["attempts"],
-        request=json.loads(row["request"] or "{}"),
+        request=request,
         created=row["created"],
+        endpoint=row["endpoint"],
     )
 
 
-#: Who waits for a write: a thread (a concurrent future) or an event loop (its loop and future).
-Waiter = concurrent.futures.Future | tuple[asyncio.AbstractEventLoop, "asyncio.Future[None]"]
+#: Who waits for a write: a thread (a concurrent future) or an event loop (its loop and one or
+#: more of its futures).
+Waiter = (
+    concurrent.futures.Future
+    | tuple[asyncio.AbstractEventLoop, "asyncio.Future[None] | list[asyncio.Future[None]]"]
+)
+#: A writer's job: rows to store, who waits, and optionally keys to delete first.
+Job = tuple[list[CacheEntry], Waiter] | tuple[list[CacheEntry], Waiter, list[str]]
 
 
 class Writer(threading.Thread):
     """The single writer: group-commits queued rows, then releases everyone who waits for them.
 
-    Put ``(entries, waiter)`` on :attr:`jobs`; ``None`` stops the thread after the rows queued
-    before it. A waiter is a concurrent future, or an event loop and one of its futures.
+    Put ``(entries, waiter)`` on :attr:`jobs`, or ``(entries, waiter, keys)`` to delete the rows
+    under ``keys`` first (a thread waiter then gets how many went); ``None`` stops the thread
+    after the rows queued before it. A waiter is a concurrent future, or an event loop and one
+    or more of its futures.
 
     Args:
         path: The cache file (its tables must exist).
@@ -107,9 +147,9 @@ class Writer(threading.Thread):
 
     Example:
         >>> import concurrent.futures, pathlib, tempfile
-        >>> from tinyreason.teachers._cache_schema import connect, create_schema
+        >>> from tinyreason.teachers._cache_schema import open_file
         >>> path = pathlib.Path(tempfile.mkdtemp()) / "cache.sqlite"
-        >>> create_schema(connect(path, durable=False))
+        >>> open_file(path, durable=False).close()
         >>> writer = Writer(path, durable=False)
         >>> writer.start()
         >>> done = concurrent.futures.Future()
@@ -123,7 +163,7 @@ class Writer(threading.Thread):
     def __init__(self, path: Path, durable: bool):
         super().__init__(name="tinyreason-cache-writer", daemon=True)
         self.path, self.durable = path, durable
-        self.jobs: queue.SimpleQueue[tuple[list[CacheEntry], Waiter] | None] = queue.SimpleQueue()
+        self.jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self.ready: concurrent.futures.Future[None] = concurrent.futures.Future()
 
     def run(self) -> None:
@@ -153,17 +193,20 @@ class Writer(threading.Thread):
             conn.close()
 
     @staticmethod
-    def _commit(conn: sqlite3.Connection, batch: list[tuple[list[CacheEntry], Waiter]]) -> None:
+    def _commit(conn: sqlite3.Connection, batch: list[Job]) -> None:
         error: BaseException | None = None
+        deleted: dict[int, int] = {}
         try:
             # One explicit transaction for the whole batch: one commit (one fsync), not one each.
             conn.execute("BEGIN IMMEDIATE")
             try:
+                for job in batch:
+                    deleted[id(job)] = _delete(conn, job[2] if len(job) > 2 else [])
                 conn.executemany(
                     f"INSERT OR REPLACE INTO replies ({COLUMNS}) VALUES "
-                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     # Serialised here, off the event loop's thread.
-                    [entry_row(entry) for entries, _ in batch for entry in entries],
+                    [entry_row(entry) for job in batch for entry in job[0]],
                 )
                 conn.execute("COMMIT")
             except BaseException:
@@ -173,11 +216,14 @@ class Writer(threading.Thread):
             error = exc
         # Wake each event loop once per batch, not once per reply.
         by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
-        for _, waiter in batch:
+        for job in batch:
+            waiter = job[1]
             if isinstance(waiter, concurrent.futures.Future):
-                _resolve(waiter, error)
+                _resolve(waiter, error, deleted.get(id(job)) if len(job) > 2 else None)
             else:
-                by_loop.setdefault(waiter[0], []).append(waiter[1])
+                loop, futures = waiter
+                waiting = by_loop.setdefault(loop, [])
+                waiting.extend(futures) if isinstance(futures, list) else waiting.append(futures)
         for loop, futures in by_loop.items():
             with contextlib.suppress(RuntimeError):  # that loop has closed: nobody waits
                 loop.call_soon_threadsafe(_release, futures, error)
@@ -188,11 +234,20 @@ def _release(futures: list[asyncio.Future[None]], error: BaseException | None) -
         _resolve(future, error)
 
 
-def _resolve(future: Any, error: BaseException | None) -> None:
+def _delete(conn: sqlite3.Connection, keys: list[str]) -> int:
+    gone = 0
+    for start in range(0, len(keys), 500):  # SQLite limits the parameters per query
+        chunk = keys[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        gone += conn.execute(f"DELETE FROM replies WHERE key IN ({marks})", chunk).rowcount
+    return gone
+
+
+def _resolve(future: Any, error: BaseException | None, result: Any = None) -> None:
     """Mark a waiter's future committed, or failed with ``error`` (unless cancelled meanwhile)."""
     if future.done():
         return
     if error is None:
-        future.set_result(None)
+        future.set_result(result)
     else:
         future.set_exception(error)

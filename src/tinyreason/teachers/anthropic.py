@@ -19,6 +19,15 @@ from typing import Any, ClassVar
 from ..records import Usage
 from ._http import SDKProvider, malformed_error
 from .base import Provider, ProviderError, TeacherReply, TeacherRequest
+from .messages import (
+    refused,
+    renamed,
+    reported_part,
+    sdk_options,
+    text_reply,
+    thinking_off,
+    token_count,
+)
 from .teacher import ProviderTeacher
 
 __all__ = ["AnthropicProvider", "AnthropicTeacher", "estimate_tokens", "thinking_problems"]
@@ -64,10 +73,6 @@ def thinking_problems(budget: int | None, max_tokens: int, temperature: float | 
             "set it to 1, or turn thinking off with thinking_budget=0"
         )
     return problems
-
-
-def _count(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 class AnthropicProvider(SDKProvider):
@@ -120,7 +125,7 @@ class AnthropicProvider(SDKProvider):
         """Close the SDK client's connections."""
         await self._client.close()
 
-    def _params(self, request: TeacherRequest) -> dict[str, Any]:
+    def _params(self, request: TeacherRequest) -> dict[str, object]:
         settings = request.settings
         max_tokens = settings.get("max_output_tokens") or DEFAULT_MAX_TOKENS
         budget, temperature = settings.get("thinking_budget"), settings.get("temperature")
@@ -129,7 +134,7 @@ class AnthropicProvider(SDKProvider):
             raise ProviderError(
                 f"{self.name}: {'; '.join(problems)}.", reason="bad_request", retryable=False
             )
-        params: dict[str, Any] = {
+        params: dict[str, object] = {
             "model": request.model or self.model,
             "max_tokens": max_tokens,
             "messages": [{"role": "user", "content": request.question}],
@@ -152,7 +157,7 @@ class AnthropicProvider(SDKProvider):
             params["output_config"] = {"effort": settings["effort"]}
         # This SDK's create() no longer takes sampling parameters; older models still accept
         # them in the body, newer ones may reject them (a bad_request naming the field).
-        sampling = {k: settings[k] for k in ("temperature", "top_p") if settings.get(k) is not None}
+        sampling = renamed(settings, "temperature", "top_p")
         if sampling:
             params["extra_body"] = sampling
         return params
@@ -166,11 +171,9 @@ class AnthropicProvider(SDKProvider):
     def _reply(self, response: Any, model: str) -> TeacherReply:
         stop = getattr(response, "stop_reason", None)
         if stop == "refusal":
-            raise ProviderError(
-                f"{self.name}: Claude declined to answer (stop_reason refusal); rephrase or drop "
-                "this question.",
-                reason="safety",
-                retryable=False,
+            raise refused(
+                self.name,
+                "Claude declined to answer (stop_reason refusal); rephrase or drop this question.",
             )
         blocks = getattr(response, "content", None)
         if not isinstance(blocks, list):
@@ -186,21 +189,16 @@ class AnthropicProvider(SDKProvider):
                 answer.append(getattr(block, "text", "") or "")
         thinking = "\n\n".join(t.strip() for t in thoughts if t.strip())
         answer_text = "".join(answer).strip()
-        if not thinking and not answer_text and not redacted:
-            raise ProviderError(
-                f"{self.name}: the reply had no content blocks (stop_reason {stop!r}).",
-                reason="empty",
-                retryable=True,
-            )
-        truncated = stop in ("max_tokens", "model_context_window_exceeded")
         usage = getattr(response, "usage", None)
-        return TeacherReply(
-            thinking=thinking,
-            answer=answer_text,
-            thinking_kind=self.thinking_kind,
-            finish_reason="length" if truncated else "stop",
+        return text_reply(
+            self,
+            thinking,
+            answer_text,
+            truncated=stop in ("max_tokens", "model_context_window_exceeded"),
             usage=self._usage(usage, answer_text, thought=bool(thoughts or redacted)),
             model=getattr(response, "model", None) or model,
+            # Redacted thinking has no text, but it is a reply (its tokens are thinking).
+            empty=None if redacted else f"the reply had no content blocks (stop_reason {stop!r}).",
         )
 
     @staticmethod
@@ -214,18 +212,13 @@ class AnthropicProvider(SDKProvider):
         """
         if usage is None:
             return Usage()
-        output = _count(getattr(usage, "output_tokens", 0))
-        details = getattr(usage, "output_tokens_details", None)
-        reported = getattr(details, "thinking_tokens", None) if details is not None else None
-        if isinstance(reported, int) and not isinstance(reported, bool):
-            thinking = min(_count(reported), output)
-        elif thought:
-            thinking = output - min(output, estimate_tokens(answer))
-        else:
-            thinking = 0
+        output = token_count(getattr(usage, "output_tokens", 0))
+        thinking = reported_part(usage, output, "output_tokens_details", "thinking_tokens")
+        if thinking is None:
+            thinking = output - min(output, estimate_tokens(answer)) if thought else 0
         # Cached prompt tokens are input too (billed at other rates, counted apart by the API).
         inputs = sum(
-            _count(getattr(usage, name, 0))
+            token_count(getattr(usage, name, 0))
             for name in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
         )
         return Usage(input_tokens=inputs, output_tokens=output - thinking, thinking_tokens=thinking)
@@ -281,20 +274,8 @@ class AnthropicTeacher(ProviderTeacher):
         values = super().settings()
         if self.effort is not None:
             values["effort"] = self.effort
-        if self.thinking_budget == 0:
-            # Budgets are left out of the cache key (raising one re-asks only truncated replies),
-            # but turning thinking off is a different kind of reply: it must change the key.
-            values["thinking"] = "off"
-        return values
+        return values | thinking_off(self.thinking_budget)
 
     def make_provider(self) -> Provider:
         """An :class:`AnthropicProvider` for this teacher's model, key, endpoint and timeout."""
-        kind = self.models.thinking_kind(self.name, self.model)  # type: ignore[arg-type]
-        return AnthropicProvider(
-            self.model,  # type: ignore[arg-type]
-            api_key=self.resolve_api_key(),  # type: ignore[arg-type]
-            base_url=self.base_url,
-            timeout=self.timeout,
-            key_hint=" or ".join(self.key_env_vars()),
-            thinking_kind=kind if kind in ("raw", "summary") else "summary",
-        )
+        return AnthropicProvider(**sdk_options(self, "summary"))

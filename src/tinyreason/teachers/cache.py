@@ -34,10 +34,11 @@ import tempfile
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-from ..errors import TinyReasonError
+from ..errors import ArtifactError, TinyReasonError
 from ._cache_rows import Waiter, Writer, row_entry
-from ._cache_schema import COLUMNS, connect, create_schema, read_one
+from ._cache_schema import SELECT, open_file, read_one
 from .cache_entry import REFRESH_CHOICES, CacheEntry, check_refresh
 
 __all__ = [
@@ -75,8 +76,8 @@ class ReplyCache:
         self._temporary_dir: str | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._read = connect(self.path, durable)
-            create_schema(self._read)
+            # The schema version is read and checked before anything is written to the file.
+            self._read = open_file(self.path, durable)
         except sqlite3.Error as exc:
             raise TinyReasonError(
                 f"cannot open the teacher cache {str(self.path)!r} ({exc}); pass another path "
@@ -85,6 +86,9 @@ class ReplyCache:
         self._lock = threading.Lock()
         self._writer: Writer | None = None
         self._closed = False
+        # Replies submitted from an event loop in one turn of it, handed to the writer together
+        # at the end of that turn: one wake-up of the writer thread (and one commit) per burst.
+        self._pending: dict[asyncio.AbstractEventLoop, tuple[list[CacheEntry], list[Any]]] = {}
 
     @classmethod
     def temporary(cls) -> ReplyCache:
@@ -113,20 +117,53 @@ class ReplyCache:
             for start in range(0, len(keys), 500):  # SQLite limits the parameters per query
                 chunk = keys[start : start + 500]
                 marks = ", ".join("?" * len(chunk))
-                rows = self._read.execute(
-                    f"SELECT {COLUMNS} FROM replies WHERE key IN ({marks})", chunk
-                ).fetchall()
-                found.update((row["key"], row_entry(row)) for row in rows)
+                rows = self._read.execute(f"{SELECT} WHERE key IN ({marks})", chunk).fetchall()
+                found.update((row["key"], row_entry(row, self.path)) for row in rows)
         return found
 
-    def entries(self, provider: str | None = None, model: str | None = None) -> list[CacheEntry]:
-        """Every entry, optionally only those of one provider and model."""
-        query, args = f"SELECT {COLUMNS} FROM replies", []
+    def entries(
+        self, provider: str | None = None, model: str | None = None, *, legacy: bool = False
+    ) -> list[CacheEntry]:
+        """Every entry, optionally only those of one provider and model.
+
+        Args:
+            provider: Only this provider's entries.
+            model: Only this model's (with ``provider``).
+            legacy: Only entries a schema 1 cache stored (their server is unknown).
+
+        Raises:
+            ArtifactError: a damaged row (see :meth:`damaged`).
+        """
+        where, args = [], []
         if provider is not None:
-            query += " WHERE provider = ?" + (" AND model = ?" if model is not None else "")
-            args = [provider] + ([model] if model is not None else [])
+            where.append("provider = ?")
+            args.append(provider)
+            if model is not None:
+                where.append("model = ?")
+                args.append(model)
+        if legacy:
+            where.append("endpoint IS NULL")
+        query = SELECT + (" WHERE " + " AND ".join(where) if where else "")
         with self._lock:
-            return [row_entry(row) for row in self._read.execute(query, args).fetchall()]
+            rows = self._read.execute(query, args).fetchall()
+        return [row_entry(row, self.path) for row in rows]
+
+    def damaged(self) -> list[tuple[int, str, str]]:
+        """Every damaged row, as ``(row id, key, what is wrong)``: remove them with :meth:`delete`.
+
+        Example:
+            >>> ReplyCache.temporary().damaged()
+            []
+        """
+        with self._lock:
+            rows = self._read.execute(SELECT).fetchall()
+        found = []
+        for row in rows:
+            try:
+                row_entry(row, self.path)
+            except ArtifactError as exc:
+                found.append((int(row["rowid"]), str(row["key"]), str(exc.damage)))  # type: ignore[attr-defined]
+        return found
 
     def mean_output_tokens(self, provider: str, model: str) -> tuple[float, int]:
         """Mean output + thinking tokens of this model's stored replies, and how many there are."""
@@ -160,7 +197,7 @@ class ReplyCache:
 
     # -- writing -------------------------------------------------------------------------------
 
-    def _enqueue(self, entries: Iterable[CacheEntry], waiter: Waiter) -> None:
+    def _start_writer(self) -> Writer:
         if self._closed:
             raise TinyReasonError(f"the cache {str(self.path)!r} is closed.")
         if self._writer is None:
@@ -176,7 +213,37 @@ class ReplyCache:
                             "another path with cache=..., or cache=False to run without one."
                         ) from None
                     self._writer = writer
-        self._writer.jobs.put((list(entries), waiter))
+        return self._writer
+
+    def _enqueue(self, entries: Iterable[CacheEntry], waiter: Waiter) -> None:
+        self._start_writer().jobs.put((list(entries), waiter))
+
+    def delete(self, keys: Iterable[str]) -> int:
+        """Remove the entries under ``keys`` (damaged rows, replies to ask again); how many went.
+
+        Example:
+            >>> with ReplyCache.temporary() as cache:
+            ...     cache.put(CacheEntry("k", "p", "m", reason="safety", message="no"))
+            ...     cache.delete(["k", "missing"]), len(cache)
+            (1, 0)
+        """
+        return self._rewrite([], list(dict.fromkeys(keys)))
+
+    def rekey(self, moves: Iterable[tuple[str, CacheEntry]]) -> int:
+        """Store each entry in place of the row under the old key, in one transaction.
+
+        Used to adopt a schema 1 cache's replies under the keys of today (see
+        ``ProviderTeacher.adopt_legacy_replies``); returns how many moved.
+        """
+        moves = list(moves)
+        self._rewrite([entry for _, entry in moves], [old for old, _ in moves])
+        return len(moves)
+
+    def _rewrite(self, entries: list[CacheEntry], deleted: list[str]) -> int:
+        """Delete ``deleted`` and store ``entries`` in one committed transaction (the writer's)."""
+        future: concurrent.futures.Future[int] = concurrent.futures.Future()
+        self._start_writer().jobs.put((entries, future, deleted))
+        return future.result()
 
     def put(self, entry: CacheEntry) -> None:
         """Store ``entry`` (replacing any entry with its key); returns once committed."""
@@ -191,8 +258,24 @@ class ReplyCache:
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        self._enqueue(entries, (loop, future))
+        self._start_writer()
+        with self._lock:
+            pending = self._pending.get(loop)
+            if pending is None:
+                pending = self._pending[loop] = ([], [])
+                loop.call_soon(self._flush, loop)
+            pending[0].extend(entries)
+            pending[1].append(future)
         return future
+
+    def _flush(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Hand what one loop (None: every loop) submitted to the writer, as one job."""
+        with self._lock:
+            loops = list(self._pending) if loop is None else [loop]
+            batches = [self._pending.pop(each, None) for each in loops]
+        for each, batch in zip(loops, batches, strict=True):
+            if batch is not None and self._writer is not None:
+                self._writer.jobs.put((batch[0], (each, batch[1])))
 
     async def aput(self, entry: CacheEntry) -> None:
         """Store ``entry`` and wait, without blocking the event loop, until it is committed."""
@@ -202,6 +285,7 @@ class ReplyCache:
         """Commit what is queued, stop the writer, close the file (and delete a temporary one)."""
         if self._closed:
             return
+        self._flush()  # submitted from a loop that ended before its turn did
         self._closed = True
         if self._writer is not None:
             self._writer.jobs.put(None)

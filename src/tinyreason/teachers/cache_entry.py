@@ -52,6 +52,8 @@ class CacheEntry:
         attempts: How many calls it took (retries included).
         request: The question, system prompt and settings, for auditing.
         created: When it was stored (seconds since the epoch).
+        endpoint: The server it came from, without credentials (``""``: the provider's default);
+            None for a reply stored by a schema 1 cache, which did not record it.
 
     Example:
         >>> e = CacheEntry("k", "gemini", "gemini-2.5-flash", reply=TeacherReply("t", "42", "raw"))
@@ -69,6 +71,7 @@ class CacheEntry:
     attempts: int = 1
     request: Mapping[str, Any] = field(default_factory=dict)
     created: float = 0.0
+    endpoint: str | None = None
 
     @property
     def ok(self) -> bool:

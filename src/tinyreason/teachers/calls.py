@@ -2,9 +2,16 @@
 
 The retry policy lives here (:class:`Caller`): retryable failures (429, 5xx, timeouts, dropped
 connections) are retried with exponential backoff and full jitter, waiting at least what
-``Retry-After`` asked, and a 429 with ``Retry-After`` pauses every new call of the run; permanent
-failures (400, safety blocks) are not retried; a rejected key (``auth``) or a provider bug stops
-the whole run (:class:`StopRun`). Every message is scrubbed of the key before it is kept.
+``Retry-After`` asked; permanent failures (400, safety blocks) are not retried; a rejected key
+(``auth``) or a provider bug stops the whole run (:class:`StopRun`). Every message is scrubbed of
+the key before it is kept.
+
+Each attempt takes a place in the run's :class:`~.adaptive.ConcurrencyWindow`, which a 429 shrinks
+and replies grow. A 429 that came while other calls of the run got replies (since this request's
+previous attempt started) is the provider sharing out its limit, not this request failing: it does
+not use up the request's ``max_retries`` (each such retry needs a reply elsewhere in between, so
+they are bounded by the run's size). A 429 while nothing else gets through counts like any other
+failure.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from typing import TypeVar
 
 from .._secrets import scrub
 from ..records import THINKING_KINDS, Usage
+from .adaptive import ConcurrencyWindow
 from .base import Provider, ProviderError, TeacherReply, TeacherRequest
 from .pacing import Clock, RateLimiter, backoff_delay
 from .pricing import Price
@@ -99,6 +107,7 @@ class Tally:
 
     requests: int = 0
     retries: int = 0
+    rate_limited: int = 0
     usage: Usage = field(default_factory=Usage)
     spent: float = 0.0
     in_flight_usd: float = 0.0
@@ -139,6 +148,7 @@ class Caller:
         secrets: Strings (the API key) scrubbed from every message.
         clock: Time source of the backoff waits.
         rng: Randomness of the backoff jitter.
+        window: The run's adaptive concurrency window; None: one of ``settings.concurrency``.
 
     Example:
         >>> import asyncio
@@ -164,59 +174,74 @@ class Caller:
         secrets: Sequence[str],
         clock: Clock,
         rng: random.Random,
+        window: ConcurrencyWindow | None = None,
     ):
         self.provider, self.settings, self.limiter = provider, settings, limiter
         self.price, self.tally, self.secrets = price, tally, tuple(secrets)
         self.clock, self.rng = clock, rng
+        self.window = window or ConcurrencyWindow(settings.concurrency, clock)
 
     async def call(self, job: Job) -> Outcome:
-        """The request's outcome after at most ``1 + max_retries`` attempts.
+        """The request's outcome after at most ``1 + max_retries`` counted attempts.
 
         Raises:
             StopRun: the key was rejected, or the provider failed unexpectedly.
         """
-        settings, tally = self.settings, self.tally
+        settings, tally, window = self.settings, self.tally, self.window
         tpm_charge = job.input_tokens + (
             settings.max_output_tokens or settings.projected_output_tokens
         )
-        attempt = 0
+        attempts = counted = 0  # every call made; the failures that use up max_retries
+        since = -1  # the run's replies when this request's previous attempt started
         while True:
-            await self.limiter.acquire(tpm_charge)
-            tally.requests += 1
-            result = await self._attempt(job)
+            slot = await window.acquire()
+            since, replies_at_start = (tally.replies if since < 0 else since), tally.replies
+            try:
+                await self.limiter.acquire(tpm_charge)
+                tally.requests += 1
+                attempts += 1
+                result = await self._attempt(job)
+            except BaseException:  # cancelled, or StopRun: the place is free again
+                window.release(slot)
+                raise
             if isinstance(result, TeacherReply):
-                return self._replied(result, tpm_charge, attempt + 1)
+                window.release(slot, ok=True)
+                return self._replied(result, tpm_charge, attempts)
             error = result
             self.limiter.refund(tpm_charge)  # a rejected call used no tokens
-            message = short(scrub(str(error), self.secrets))
-            if error.reason == "auth":
-                raise StopRun("auth", f"{error.reason}: {message}")
-            if not error.retryable or attempt >= settings.max_retries:
-                logger.debug(
-                    "failed %s after %d attempt(s): %s", job.key[:12], attempt + 1, message
-                )
-                return Outcome(None, error.reason, message, attempts=attempt + 1)
+            limited = error.reason == "rate_limit"
             delay = backoff_delay(
-                attempt,
+                counted,
                 base=settings.retry_base_delay,
                 cap=settings.retry_max_delay,
                 rng=self.rng,
                 retry_after=error.retry_after,
             )
-            if error.reason == "rate_limit" and error.retry_after:
-                # The limit is shared by the whole run: hold every new call, not just this one.
-                self.limiter.pause(delay)
+            window.release(slot, limited=limited, wait=delay)
+            message = short(scrub(str(error), self.secrets))
+            if error.reason == "auth":
+                raise StopRun("auth", f"{error.reason}: {message}")
+            tally.rate_limited += limited
+            # Refused while other calls got replies since this request last tried: the provider
+            # is sharing out its limit, and the smaller window will get this one through. Not a
+            # failure of this request. (Each such retry needs a reply in between: bounded.)
+            if not (limited and tally.replies > since):
+                counted += 1
+            since = replies_at_start
+            if not error.retryable or counted > settings.max_retries:
+                logger.debug("failed %s after %d attempt(s): %s", job.key[:12], attempts, message)
+                return Outcome(None, error.reason, message, attempts=attempts)
             logger.debug(
-                "retrying %s in %.2f s (attempt %d of %d) after %s: %s",
+                "retrying %s in %.2f s (attempt %d, %d of %d counted) after %s: %s",
                 job.key[:12],
                 delay,
-                attempt + 2,
+                attempts + 1,
+                counted,
                 settings.max_retries + 1,
                 error.reason,
                 message,
             )
             tally.retries += 1
-            attempt += 1
             await self.clock.sleep(delay)
 
     def _replied(self, reply: TeacherReply, tpm_charge: int, attempts: int) -> Outcome:

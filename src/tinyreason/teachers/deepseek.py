@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from .base import Provider
-from .openai_compatible import OpenAICompatibleProvider
+from .openai_compatible import OpenAICompatibleProvider, budget_problems
 from .teacher import ProviderTeacher
 
 __all__ = ["DEEPSEEK_BASE_URL", "DeepSeekProvider", "DeepSeekTeacher"]
@@ -74,13 +74,11 @@ class DeepSeekTeacher(ProviderTeacher):
     api_key_env: ClassVar[tuple[str, ...]] = ("DEEPSEEK_API_KEY",)
 
     def _check_fields(self) -> list[str]:
-        problems = super()._check_fields()
-        if self.thinking_budget is not None:
-            problems.append(
-                "DeepSeek's API takes no thinking budget: leave thinking_budget=None and cap the "
-                "whole reply (reasoning included) with max_output_tokens."
-            )
-        return problems
+        return super()._check_fields() + budget_problems(
+            self,
+            "DeepSeek's API takes no thinking budget",
+            "cap the whole reply (reasoning included) with max_output_tokens.",
+        )
 
     def make_provider(self) -> Provider:
         """A :class:`DeepSeekProvider` for this teacher's model, key, endpoint and timeout."""

@@ -4,11 +4,14 @@ It turns a list of requests into outcomes, spending as little as possible and ne
 
 * answers already in the cache are not asked again (``refresh=`` re-asks chosen ones);
 * identical requests (same cache key) are asked once and shared;
-* at most ``concurrency`` calls are in flight, paced by requests-per-minute and tokens-per-minute
-  token buckets (TPM charges an estimate before a call and corrects it with the real usage after);
+* at most ``concurrency`` calls are in flight, fewer while the provider answers 429: an adaptive
+  window (:mod:`.adaptive`, AIMD) halves on a 429 and grows back with the replies, so a run
+  started far above the provider's limit settles at it instead of being refused again and again;
+* calls are paced by requests-per-minute and tokens-per-minute token buckets (TPM charges an
+  estimate before a call and corrects it with the real usage after);
 * retryable failures (429, 5xx, timeouts, dropped connections) are retried with exponential
-  backoff and full jitter, waiting at least what ``Retry-After`` asked; a 429 with ``Retry-After``
-  also pauses every new call, since the limit is shared by the whole run;
+  backoff and full jitter, waiting at least what ``Retry-After`` asked (a 429 while other calls
+  get replies does not use up ``max_retries``: see :mod:`.calls`);
 * permanent failures (400, safety blocks) are not retried; an ``auth`` failure (a bad or revoked
   key) stops the whole run at once, because it would fail every remaining row;
 * each outcome is committed to the cache before it is counted done;
@@ -18,7 +21,8 @@ It turns a list of requests into outcomes, spending as little as possible and ne
 
 This module is the run loop (dedupe, cache, workers, commits, progress, summary). One call's
 pacing, timeout and retries are in :mod:`.calls` (:class:`~.calls.Caller`), the shared rate
-limits in :mod:`.pacing` (:class:`~.pacing.RateLimiter`), the cost cap in :mod:`.budget`
+limits in :mod:`.pacing` (:class:`~.pacing.RateLimiter`), the adaptive concurrency window in
+:mod:`.adaptive` (:class:`~.adaptive.ConcurrencyWindow`), the cost cap in :mod:`.budget`
 (:class:`~.budget.CostBudget`). Time comes from an injectable :class:`~.pacing.Clock`, so tests
 of limits and backoff run instantly. Outcomes and the run summary are in :mod:`.summary`.
 """
@@ -30,11 +34,12 @@ import functools
 import random
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .._secrets import scrub
 from ..errors import ConfigError
+from .adaptive import ConcurrencyWindow
 from .base import Provider, TeacherRequest
 from .budget import CostBudget
 from .cache import CacheEntry, ReplyCache
@@ -57,7 +62,8 @@ class TeacherEngine:
     """Runs requests through one provider with the cache, limits, retries and budget.
 
     Args:
-        provider: The provider to call (its ``complete`` is called concurrently).
+        provider: The provider to call (its ``complete`` is called concurrently), or None to
+            have ``make_provider`` build one when a run has something to ask.
         provider_name: Its name, as stored in the cache and the rows.
         model: The model asked.
         cache: Where outcomes are committed.
@@ -69,6 +75,12 @@ class TeacherEngine:
         progress: Show a tqdm progress bar with the spend and the projected total.
         clock: Time source (tests pass a fake one).
         rng: Randomness of the backoff jitter.
+        endpoint: The server asked, without credentials (``""``: the provider's default), as
+            stored with each reply (see :func:`~.keys.endpoint`).
+        before_calls: Called with the ``(key, request)`` pairs about to be asked (those not
+            cached), before any call: it may raise to stop the run before anything is paid.
+        make_provider: Builds the provider when ``provider`` is None, only if a run has
+            something to ask (a fully cached run builds no SDK client).
 
     Example:
         >>> import asyncio
@@ -86,7 +98,7 @@ class TeacherEngine:
 
     def __init__(
         self,
-        provider: Provider,
+        provider: Provider | None,
         *,
         provider_name: str,
         model: str,
@@ -99,7 +111,12 @@ class TeacherEngine:
         progress: bool = False,
         clock: Clock | None = None,
         rng: random.Random | None = None,
+        endpoint: str = "",
+        before_calls: Callable[[list[tuple[str, TeacherRequest]]], None] | None = None,
+        make_provider: Callable[[], Provider] | None = None,
     ):
+        if provider is None and make_provider is None:
+            raise ConfigError("TeacherEngine needs a provider, or make_provider to build one.")
         if max_cost_usd is not None and price is None:
             raise ConfigError(
                 f"max_cost_usd needs a price for {provider_name} model {model!r}; give one with "
@@ -113,7 +130,10 @@ class TeacherEngine:
         self.progress = progress
         self.clock: Clock = clock or RealClock()
         self.rng = rng or random.Random()
+        self.endpoint, self.before_calls = endpoint, before_calls
+        self.make_provider = make_provider
         self.summary: RunSummary | None = None
+        self.window: ConcurrencyWindow | None = None  # the last run's, for inspection
 
     # -- public --------------------------------------------------------------------------------
 
@@ -147,16 +167,7 @@ class TeacherEngine:
         limiter = RateLimiter(
             self.clock, self.settings.requests_per_minute, self.settings.tokens_per_minute
         )
-        self._caller = Caller(
-            self.provider,
-            self.settings,
-            limiter,
-            price=self.price,
-            tally=tally,
-            secrets=self.secrets,
-            clock=self.clock,
-            rng=self.rng,
-        )
+        self.window = ConcurrencyWindow(self.settings.concurrency, self.clock)
         self._commits: list[asyncio.Future[None]] = []  # every commit of this run
         self._cache_failure: StopRun | None = None
 
@@ -172,12 +183,29 @@ class TeacherEngine:
             for key, req in unique.items()
             if key not in outcomes
         )
+        if self.before_calls is not None and jobs:
+            self.before_calls([(job.key, job.request) for job in jobs])
+        if self.provider is None and jobs:  # built only when there is something to ask
+            assert self.make_provider is not None
+            self.provider = self.make_provider()
+        self._caller = Caller(
+            self.provider,  # type: ignore[arg-type]  # None only when there are no jobs
+            self.settings,
+            limiter,
+            price=self.price,
+            tally=tally,
+            secrets=self.secrets,
+            clock=self.clock,
+            rng=self.rng,
+            window=self.window,
+        )
         self._jobs_total = len(jobs)
         self._bar = self._open_bar(len(unique), len(outcomes))
         stop: StopRun | None = None
         try:
             stop = await self._run_workers(jobs, outcomes)
         finally:
+            self.window.close()
             if self._bar is not None:
                 self._bar.close()
             self.summary = self._summarise(requests, outcomes, stop)
@@ -229,17 +257,22 @@ class TeacherEngine:
                 )
                 self._advance(job.key, outcomes[job.key])
                 continue
-            if previous is not None and not previous.done():
-                # At most one uncommitted reply per worker, so a crash loses little even on a
-                # slow disk. (asyncio.wait: cancelling this worker must not cancel the commit.)
-                await asyncio.wait([previous])
             self._tally.in_flight += 1
             outcome = await self._call(job)
-            # Committed by the writer thread while this worker starts its next call; the outcome
-            # counts as done only once committed (_committed). A stop waits for pending commits.
-            previous = self.cache.submit([self._entry(job, outcome)])
-            previous.add_done_callback(functools.partial(self._committed, job, outcome, outcomes))
-            self._commits.append(previous)
+            # Handed to the writer thread at once, with no await in between: a stop or a Ctrl-C
+            # can cancel this worker anywhere, but never between a paid reply and its commit.
+            # The outcome counts as done only once committed (_committed); a stop waits for the
+            # pending commits.
+            commit = self.cache.submit([self._entry(job, outcome)])
+            commit.add_done_callback(functools.partial(self._committed, job, outcome, outcomes))
+            self._commits.append(commit)
+            if previous is not None and not previous.done():
+                # At most two uncommitted replies per worker, so a crash loses little even on a
+                # slow disk. The one waited for was handed over a whole call ago: the worker
+                # does not idle for the disk. (asyncio.wait: cancelling this worker must not
+                # cancel the commit.)
+                await asyncio.wait([previous])
+            previous = commit
 
     def _committed(
         self,
@@ -285,6 +318,7 @@ class TeacherEngine:
                 "settings": dict(request.settings),
             },
             created=time.time(),
+            endpoint=self.endpoint,
         )
 
     def _open_bar(self, total: int, initial: int) -> Any:

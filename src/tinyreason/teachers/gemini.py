@@ -10,11 +10,12 @@ The SDK is imported only when a provider is built, so ``import tinyreason`` stay
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..records import Usage
 from ._http import (
@@ -26,7 +27,12 @@ from ._http import (
     timeout_error,
 )
 from .base import Provider, ProviderError, TeacherReply, TeacherRequest
+from .messages import refused, renamed, sdk_options, text_reply, thinking_off, token_count
 from .teacher import ProviderTeacher
+
+if TYPE_CHECKING:
+    from google.genai.errors import APIError
+    from google.genai.types import GenerateContentConfig
 
 __all__ = ["GeminiProvider", "GeminiTeacher"]
 
@@ -38,18 +44,14 @@ _SAFETY_FINISH = {"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SP
 _RETRY_DELAY = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 
 
-def _enum_name(value: Any) -> str:
+def _enum_name(value: object) -> str:
     """``FinishReason.STOP`` or ``"STOP"`` -> ``"STOP"``."""
     if value is None:
         return ""
     return str(getattr(value, "value", value)).upper()
 
 
-def _count(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
-
-
-def _retry_delay(body: Any) -> float | None:
+def _retry_delay(body: object) -> float | None:
     """Gemini's ``RetryInfo.retryDelay`` (``"17s"``) from a 429 body, when no header says."""
     error = body.get("error", body) if isinstance(body, Mapping) else None
     details = error.get("details") if isinstance(error, Mapping) else None
@@ -59,6 +61,24 @@ def _retry_delay(body: Any) -> float | None:
         if match:
             return float(match.group(1))
     return None
+
+
+def _transport_errors() -> tuple[tuple[type[Exception], ...], tuple[type[Exception], ...]]:
+    """The (timeout, lost connection) errors of the HTTP clients google-genai may call through.
+
+    The SDK uses httpx2, or aiohttp for async calls when aiohttp is installed; a timeout is
+    checked first (some of aiohttp's are connection errors too).
+    """
+    import httpx2
+
+    timeouts: tuple[type[Exception], ...] = (httpx2.TimeoutException,)
+    dropped: tuple[type[Exception], ...] = (httpx2.TransportError,)
+    try:
+        import aiohttp
+    except ImportError:
+        return timeouts, dropped
+    # aiohttp's total timeout raises asyncio's TimeoutError, not an aiohttp error.
+    return (*timeouts, asyncio.TimeoutError), (*dropped, aiohttp.ClientConnectionError)
 
 
 class GeminiProvider(SDKProvider):
@@ -111,34 +131,23 @@ class GeminiProvider(SDKProvider):
         """Close the SDK client's connections."""
         await self._client.aclose()
 
-    def _config(self, request: TeacherRequest) -> Any:
+    def _config(self, request: TeacherRequest) -> GenerateContentConfig:
         from google.genai import types
 
         settings = request.settings
-        thinking: dict[str, Any] = {"include_thoughts": True}
-        if settings.get("thinking_budget") is not None:
-            thinking["thinking_budget"] = settings["thinking_budget"]
-        if settings.get("thinking_level") is not None:
-            thinking["thinking_level"] = settings["thinking_level"]
-        config: dict[str, Any] = {"thinking_config": types.ThinkingConfig(**thinking)}
+        thinking = renamed(settings, "thinking_budget", "thinking_level")
+        config = renamed(settings, "temperature", "top_p", "max_output_tokens", "seed")
+        config["thinking_config"] = types.ThinkingConfig(include_thoughts=True, **thinking)
         if request.system:
             config["system_instruction"] = request.system
-        for ours, theirs in (
-            ("temperature", "temperature"),
-            ("top_p", "top_p"),
-            ("max_output_tokens", "max_output_tokens"),
-            ("seed", "seed"),
-        ):
-            if settings.get(ours) is not None:
-                config[theirs] = settings[ours]
         return types.GenerateContentConfig(**config)
 
     async def complete(self, request: TeacherRequest) -> TeacherReply:
         """Generate one reply; map it or raise :class:`ProviderError`."""
-        import httpx2
         import pydantic
         from google.genai import errors
 
+        timeouts, dropped = _transport_errors()
         model = request.model or self.model
         try:
             config = self._config(request)
@@ -156,15 +165,15 @@ class GeminiProvider(SDKProvider):
             )
         except errors.APIError as exc:
             raise self._status_error(exc, model) from None
-        except httpx2.TimeoutException:
+        except timeouts:
             raise timeout_error(self.name, self.timeout) from None
-        except httpx2.TransportError as exc:  # refused, reset, closed without a response
+        except dropped as exc:  # refused, reset, closed without a response
             raise connection_error(self.name, exc) from None
         except (json.JSONDecodeError, errors.UnknownApiResponseError, pydantic.ValidationError):
             raise malformed_error(self.name, "not a GenerateContentResponse") from None
         return self._reply(response, model)
 
-    def _status_error(self, exc: Any, model: str) -> ProviderError:
+    def _status_error(self, exc: APIError, model: str) -> ProviderError:
         status = int(getattr(exc, "code", 0) or 0)
         body = getattr(exc, "details", None)
         response = getattr(exc, "response", None)
@@ -190,11 +199,10 @@ class GeminiProvider(SDKProvider):
         feedback = getattr(response, "prompt_feedback", None)
         blocked = _enum_name(getattr(feedback, "block_reason", None))
         if blocked and blocked != "BLOCKED_REASON_UNSPECIFIED":
-            raise ProviderError(
-                f"{self.name}: the prompt was blocked ({blocked}); rephrase or drop this "
-                "question (safety settings cannot unblock every category).",
-                reason="safety",
-                retryable=False,
+            raise refused(
+                self.name,
+                f"the prompt was blocked ({blocked}); rephrase or drop this question (safety "
+                "settings cannot unblock every category).",
             )
         candidates = getattr(response, "candidates", None) or []
         if not candidates:
@@ -204,12 +212,9 @@ class GeminiProvider(SDKProvider):
         candidate = candidates[0]
         finish = _enum_name(getattr(candidate, "finish_reason", None))
         if finish in _SAFETY_FINISH:
-            raise ProviderError(
-                f"{self.name}: generation was stopped by a filter (finishReason {finish}).",
-                reason="safety",
-                retryable=False,
-            )
-        thoughts, answer = [], []
+            raise refused(self.name, f"generation was stopped by a filter (finishReason {finish}).")
+        thoughts: list[str] = []
+        answer: list[str] = []
         content = getattr(candidate, "content", None)
         for part in getattr(content, "parts", None) or []:
             text = getattr(part, "text", None)
@@ -217,20 +222,14 @@ class GeminiProvider(SDKProvider):
                 continue  # function calls, thought signatures, inline data
             (thoughts if getattr(part, "thought", None) is True else answer).append(text)
         # Parts are consecutive pieces of one text (the SDK's response.text joins them with "").
-        thinking, answer_text = "".join(thoughts).strip(), "".join(answer).strip()
-        if not thinking and not answer_text:
-            raise ProviderError(
-                f"{self.name}: the candidate had no text (finishReason {finish or 'none'}).",
-                reason="empty",
-                retryable=True,
-            )
-        return TeacherReply(
-            thinking=thinking,
-            answer=answer_text,
-            thinking_kind=self.thinking_kind,
-            finish_reason="length" if finish == "MAX_TOKENS" else "stop",
+        return text_reply(
+            self,
+            "".join(thoughts).strip(),
+            "".join(answer).strip(),
+            truncated=finish == "MAX_TOKENS",
             usage=self._usage(getattr(response, "usage_metadata", None)),
             model=getattr(response, "model_version", None) or model,
+            empty=f"the candidate had no text (finishReason {finish or 'none'}).",
         )
 
     @staticmethod
@@ -239,9 +238,9 @@ class GeminiProvider(SDKProvider):
         if meta is None:
             return Usage()
         return Usage(
-            input_tokens=_count(getattr(meta, "prompt_token_count", 0)),
-            output_tokens=_count(getattr(meta, "candidates_token_count", 0)),
-            thinking_tokens=_count(getattr(meta, "thoughts_token_count", 0)),
+            input_tokens=token_count(getattr(meta, "prompt_token_count", 0)),
+            output_tokens=token_count(getattr(meta, "candidates_token_count", 0)),
+            thinking_tokens=token_count(getattr(meta, "thoughts_token_count", 0)),
         )
 
 
@@ -293,20 +292,8 @@ class GeminiTeacher(ProviderTeacher):
         values = super().settings()
         if self.thinking_level is not None:
             values["thinking_level"] = self.thinking_level
-        if self.thinking_budget == 0:
-            # Budgets are left out of the cache key (raising one re-asks only truncated replies),
-            # but turning thinking off is a different kind of reply: it must change the key.
-            values["thinking"] = "off"
-        return values
+        return values | thinking_off(self.thinking_budget)
 
     def make_provider(self) -> Provider:
         """A :class:`GeminiProvider` for this teacher's model, key, endpoint and timeout."""
-        kind = self.models.thinking_kind(self.name, self.model)  # type: ignore[arg-type]
-        return GeminiProvider(
-            self.model,  # type: ignore[arg-type]
-            api_key=self.resolve_api_key(),  # type: ignore[arg-type]
-            base_url=self.base_url,
-            timeout=self.timeout,
-            key_hint=" or ".join(self.key_env_vars()),
-            thinking_kind=kind if kind in ("raw", "summary") else "summary",
-        )
+        return GeminiProvider(**sdk_options(self, "summary"))

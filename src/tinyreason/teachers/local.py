@@ -15,16 +15,27 @@ import asyncio
 import dataclasses
 import threading
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+from ..interfaces import Backend, HasTokenizer, StudentFormat
 from ..records import Usage
 from .base import Provider, ProviderError, TeacherReply, TeacherRequest
+from .messages import renamed, text_reply
 from .teacher import ProviderTeacher
+
+if TYPE_CHECKING:
+    from typing import TypeGuard
+
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 __all__ = ["LocalProvider", "LocalTeacher"]
 
 #: Tokens per reply when a request sets no ``max_tokens``.
 DEFAULT_MAX_NEW_TOKENS = 4096
+
+
+class _ReadyBackend(Backend, HasTokenizer, Protocol):
+    """A backend that shows its tokenizer: the teacher renders prompts and counts with it."""
 
 
 class LocalProvider:
@@ -59,16 +70,16 @@ class LocalProvider:
 
     def __init__(
         self,
-        model: Any,
+        model: str | Path | PreTrainedModel | _ReadyBackend,
         *,
-        tokenizer: Any = None,
-        format: Any = "think-tags",
+        tokenizer: str | Path | PreTrainedTokenizerBase | None = None,
+        format: str | StudentFormat = "think-tags",
         device: str | None = None,
         dtype: str | None = None,
     ):
         self._source, self._tokenizer, self._format = model, tokenizer, format
         self._device, self._dtype = device, dtype
-        self._backend: Any = model if _is_backend(model) else None
+        self._backend: _ReadyBackend | None = model if _is_backend(model) else None
         # Serialises model calls: worker threads queue here, one generate() at a time.
         self._lock = threading.Lock()
 
@@ -98,12 +109,12 @@ class LocalProvider:
         """Generate one reply in a worker thread."""
         return await asyncio.to_thread(self._complete, request)
 
-    def _load(self) -> Any:
+    def _load(self) -> _ReadyBackend:
         if self._backend is None:
             from ..registry import build
 
             # Through the plugin manager by name: a stage never imports another stage.
-            self._backend = build(
+            self._backend = build(  # the transformers backend: a _ReadyBackend
                 "backend",
                 "transformers",
                 model=self._source,
@@ -122,10 +133,11 @@ class LocalProvider:
             backend = self._load()
             fmt = backend.format
             if request.system:  # the format renders the system message into the chat template
+                from ..students.formats import ThinkFormat
                 from ..students.protocol import ProtocolFormat
 
                 # A plugin's format renders its own prompt: it cannot take ours.
-                if isinstance(fmt, ProtocolFormat):
+                if not isinstance(fmt, ThinkFormat) or isinstance(fmt, ProtocolFormat):
                     raise ProviderError(
                         f"{self.name}: the format {getattr(fmt, 'name', fmt)!r} cannot take a "
                         "system prompt; use a tinyreason ThinkFormat or drop system=.",
@@ -145,43 +157,35 @@ class LocalProvider:
                 control = ThinkingControl(
                     max_thinking=budget, max_answer_tokens=max(1, limit - budget)
                 )
-            options: dict[str, Any] = {
-                "n": 1,
-                "temperature": float(settings.get("temperature") or 0.0),
-                "max_new_tokens": limit,
-                "control": control,
-                "seed": settings.get("seed"),
-            }
-            if settings.get("top_p") is not None:
-                options["top_p"] = float(settings["top_p"])
-            [[generation]] = backend.generate([prompt], **options)
-            prompt_tokens = len(backend.tokenizer.encode(prompt, add_special_tokens=False))
-        thinking, answer = generation.thinking.strip(), generation.answer_text.strip()
-        if not thinking and not answer:
-            raise ProviderError(
-                f"{self.name}: the model generated no text (finish_reason "
-                f"{generation.finish_reason!r}).",
-                reason="empty",
-                retryable=True,
+            # top_p only when set: the Backend protocol lacks it (the built-in backends take it).
+            top_p = {k: float(v) for k, v in renamed(settings, "top_p").items()}
+            [[generation]] = backend.generate(
+                [prompt],
+                n=1,
+                temperature=float(settings.get("temperature") or 0.0),
+                max_new_tokens=limit,
+                control=control,
+                seed=settings.get("seed"),
+                **top_p,
             )
-        return TeacherReply(
-            thinking=thinking,
-            answer=answer,
-            thinking_kind=self.thinking_kind,
-            finish_reason="length" if generation.finish_reason == "length" else "stop",
+            prompt_tokens = len(backend.tokenizer.encode(prompt, add_special_tokens=False))
+        return text_reply(
+            self,
+            generation.thinking.strip(),
+            generation.answer_text.strip(),
+            truncated=generation.finish_reason == "length",
             usage=Usage(
                 input_tokens=prompt_tokens,
                 output_tokens=generation.answer_tokens,
                 thinking_tokens=generation.thinking_tokens,
             ),
             model=self.model_name,
+            empty=f"the model generated no text (finish_reason {generation.finish_reason!r}).",
         )
 
 
-def _is_backend(obj: Any) -> bool:
+def _is_backend(obj: object) -> TypeGuard[_ReadyBackend]:
     """A ready backend that also shows its tokenizer (the teacher renders and counts with it)."""
-    from ..interfaces import Backend, HasTokenizer
-
     return isinstance(obj, Backend) and isinstance(obj, HasTokenizer)
 
 

@@ -1,13 +1,23 @@
-"""The ``openai-compatible`` provider: any chat-completions server (vLLM, SGLang, OpenRouter...).
+"""The ``openai-compatible`` provider: any chat-completions server (vLLM, SGLang, llama.cpp...).
 
-Reasoning comes back in one of three places, tried in this order:
+Reasoning comes back in one of these places (every one that holds text is read, in this order):
 
-1. ``message.reasoning_content`` (DeepSeek, vLLM and SGLang with a reasoning parser);
-2. ``message.reasoning`` (OpenRouter, newer vLLM);
+1. ``message.reasoning_content`` (DeepSeek, vLLM and SGLang with a reasoning parser, llama.cpp's
+   llama-server with ``--reasoning-format deepseek``, transformers serve);
+2. ``message.reasoning`` (OpenRouter, newer vLLM, Ollama), or OpenRouter's
+   ``reasoning_details`` texts;
 3. ``<think>...</think>`` inside ``message.content`` (a server without a reasoning parser). An
    unclosed ``<think>`` (the reply was cut at ``max_tokens``) is all thinking; a lone ``</think>``
-   (the chat template opened the tag in the prompt, as DeepSeek-R1 distills' templates do) ends the
-   thinking.
+   (the chat template opened the tag in the prompt, as DeepSeek-R1 distills' and Qwen3's
+   templates do, so the reasoning arrives without its opening tag) ends the thinking.
+
+Special tokens a server lets through (``<|im_end|>``, ``<|eot_id|>``, DeepSeek's
+``<｜end▁of▁sentence｜>``: llama-server with ``--special`` writes them) are cut from the texts: the
+text after an end-of-turn token is not part of the reply (:func:`strip_special_tokens`).
+
+A reply without thinking from a reasoning model teaches nothing to distil: the first one warns
+(``RuntimeWarning``), and every one keeps ``thinking == ""`` in its trace. A reply with no text at
+all that the server counted (``usage``) is a reply, with its tokens, not a failure.
 
 The ``openai`` SDK is imported only when a provider is built, so ``import tinyreason`` stays fast.
 """
@@ -15,6 +25,7 @@ The ``openai`` SDK is imported only when a provider is built, so ``import tinyre
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -22,15 +33,49 @@ from typing import Any, ClassVar
 from ..records import Usage
 from ._http import SDKProvider, malformed_error
 from .base import Provider, ProviderError, TeacherReply, TeacherRequest
+from .messages import refused, renamed, reported_part, sdk_options, text_reply, token_count
 from .teacher import ProviderTeacher
 
-__all__ = ["OpenAICompatibleProvider", "OpenAICompatibleTeacher", "split_think_tags"]
+__all__ = [
+    "OpenAICompatibleProvider",
+    "OpenAICompatibleTeacher",
+    "budget_problems",
+    "split_think_tags",
+    "strip_special_tokens",
+]
 
 #: The key sent when none is set: local servers (vLLM, SGLang) accept anything.
 NO_KEY = "EMPTY"
 
 _OPEN, _CLOSE = "<think>", "</think>"
 _LEADING_OPEN = re.compile(r"^\s*<think>", re.IGNORECASE)
+
+# End-of-turn tokens of the common chat formats (ChatML, Llama 3, Phi, gpt-oss, Cohere,
+# DeepSeek, Gemma): the reply ends there, and a server that did not stop may have gone on.
+_END_OF_TURN = re.compile(
+    r"<\|(?:im_end|eot_id|eom_id|endoftext|end_of_text|end|return|END_OF_TURN_TOKEN)\|>"
+    r"|<｜end▁of▁sentence｜>|<end_of_turn>|<eos>"
+)
+# Any other special token: ChatML-style <|name|>, DeepSeek-style <｜name｜>, Gemma's turn marks.
+_SPECIAL = re.compile(r"<\|[A-Za-z][A-Za-z0-9_]*\|>|<｜[^｜<>\n]{1,40}｜>|<start_of_turn>")
+_TRAILING_EOS = re.compile(r"(?:\s*</s>)+\s*$")  # Llama 2 / Mistral; only at the very end
+
+
+def strip_special_tokens(text: str) -> str:
+    """``text`` without the special tokens a server let through, cut at an end of turn.
+
+    Example:
+        >>> strip_special_tokens("42<|im_end|>\\n<|im_start|>user\\nnext question")
+        '42'
+        >>> strip_special_tokens("<|begin_of_text|>x = 2<｜end▁of▁sentence｜>")
+        'x = 2'
+        >>> strip_special_tokens("a <s>struck</s> word</s>")
+        'a <s>struck</s> word'
+    """
+    end = _END_OF_TURN.search(text)
+    if end is not None:
+        text = text[: end.start()]
+    return _TRAILING_EOS.sub("", _SPECIAL.sub("", text))
 
 
 def split_think_tags(content: str) -> tuple[str, str]:
@@ -71,10 +116,6 @@ def _estimate_split(total: int, thinking: str, answer: str) -> tuple[int, int]:
         return 0, total
     thinking_tokens = round(total * len(thinking) / (len(thinking) + len(answer)))
     return total - thinking_tokens, thinking_tokens
-
-
-def _count(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 class OpenAICompatibleProvider(SDKProvider):
@@ -121,6 +162,7 @@ class OpenAICompatibleProvider(SDKProvider):
 
         self.name = name
         super().__init__(model, api_key, base_url, timeout, key_hint, thinking_kind)
+        self._warned_empty = False  # the first reply without thinking warns, once
         # max_retries=0: the engine retries, honouring Retry-After and the run's limits.
         self._client = AsyncOpenAI(
             api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout
@@ -136,22 +178,18 @@ class OpenAICompatibleProvider(SDKProvider):
         """Close the SDK client's connections."""
         await self._client.close()
 
-    def _params(self, request: TeacherRequest) -> dict[str, Any]:
+    def _params(self, request: TeacherRequest) -> dict[str, object]:
         messages = []
         if request.system:
             messages.append({"role": "system", "content": request.system})
         messages.append({"role": "user", "content": request.question})
-        params: dict[str, Any] = {"model": request.model or self.model, "messages": messages}
         settings = request.settings
-        for ours, theirs in (
-            ("temperature", "temperature"),
-            ("top_p", "top_p"),
+        params: dict[str, object] = {
+            "model": request.model or self.model,
+            "messages": messages,
             # max_tokens, not max_completion_tokens: the one every compatible server knows.
-            ("max_output_tokens", "max_tokens"),
-            ("seed", "seed"),
-        ):
-            if settings.get(ours) is not None:
-                params[theirs] = settings[ours]
+            **renamed(settings, "temperature", "top_p", "seed", max_output_tokens="max_tokens"),
+        }
         extra = settings.get("extra_body")
         if isinstance(extra, Mapping) and extra:
             params["extra_body"] = dict(extra)
@@ -174,65 +212,102 @@ class OpenAICompatibleProvider(SDKProvider):
         choice = choices[0]
         finish = getattr(choice, "finish_reason", None)
         if finish == "content_filter":
-            raise ProviderError(
-                f"{self.name}: the reply was blocked by the content filter (finish_reason "
-                "content_filter); rephrase or drop this question.",
-                reason="safety",
-                retryable=False,
+            raise refused(
+                self.name,
+                "the reply was blocked by the content filter (finish_reason content_filter); "
+                "rephrase or drop this question.",
             )
         message = getattr(choice, "message", None)
-        content = getattr(message, "content", None) or ""
-        reasoning = _reasoning_field(message)
-        if reasoning is None:
-            thinking, answer = split_think_tags(content)
-        else:
-            thinking, answer = reasoning.strip(), content.strip()
-        if not thinking and not answer:
-            raise ProviderError(
-                f"{self.name}: the reply had neither reasoning nor content "
-                f"(finish_reason {finish!r}).",
-                reason="empty",
-                retryable=True,
+        content = strip_special_tokens(getattr(message, "content", None) or "")
+        reasoning = strip_special_tokens(_reasoning_field(message) or "").strip()
+        # Tags in the content too: a server whose parser missed part of the reasoning.
+        tagged, answer = split_think_tags(content)
+        thinking = "\n\n".join(part for part in (reasoning, tagged) if part)
+        usage = getattr(response, "usage", None)
+        if not thinking and self.thinking_kind == "raw" and not self._warned_empty:
+            self._warned_empty = True
+            warnings.warn(
+                f"{self.name}: a reply of {model!r} had no thinking (none in reasoning_content, "
+                "reasoning or <think> tags); traces without thinking teach nothing to distil. "
+                "Is the model a reasoning model, and the server's reasoning parser on (vLLM "
+                "--reasoning-parser, llama-server --reasoning-format deepseek)? Such rows keep "
+                "thinking=''.",
+                RuntimeWarning,
+                stacklevel=2,
             )
-        return TeacherReply(
-            thinking=thinking,
-            answer=answer,
-            thinking_kind=self.thinking_kind,
-            finish_reason="length" if finish == "length" else "stop",
-            usage=self._usage(getattr(response, "usage", None), thinking, answer),
+        return text_reply(
+            self,
+            thinking,
+            answer,
+            truncated=finish == "length",
+            usage=self._usage(usage, thinking, answer),
             model=getattr(response, "model", None) or model,
+            # A reply the server counted is a reply, even with no text (a model that ended its
+            # turn at once): its tokens belong in the run's usage. Without usage, it is a hiccup.
+            empty=None
+            if usage is not None
+            else f"the reply had neither reasoning nor content (finish_reason {finish!r}).",
         )
 
     def _usage(self, usage: Any, thinking: str, answer: str) -> Usage:
         """Our convention: ``completion_tokens`` includes ``reasoning_tokens``; split them."""
         if usage is None:
             return Usage()
-        completion = _count(getattr(usage, "completion_tokens", 0))
-        details = getattr(usage, "completion_tokens_details", None)
-        reasoning = getattr(details, "reasoning_tokens", None) if details is not None else None
-        if isinstance(reasoning, int) and not isinstance(reasoning, bool):
-            thinking_tokens = min(_count(reasoning), completion)
-            answer_tokens = completion - thinking_tokens
-        else:  # vLLM, SGLang and others report only the total
+        completion = token_count(getattr(usage, "completion_tokens", 0))
+        thinking_tokens = reported_part(
+            usage, completion, "completion_tokens_details", "reasoning_tokens"
+        )
+        if thinking_tokens is None:  # vLLM, SGLang and others report only the total
             answer_tokens, thinking_tokens = _estimate_split(completion, thinking, answer)
+        else:
+            answer_tokens = completion - thinking_tokens
         return Usage(
-            input_tokens=_count(getattr(usage, "prompt_tokens", 0)),
+            input_tokens=token_count(getattr(usage, "prompt_tokens", 0)),
             output_tokens=answer_tokens,
             thinking_tokens=thinking_tokens,
         )
 
 
+def budget_problems(teacher: ProviderTeacher, api: str, instead: str) -> list[str]:
+    """The problem with a thinking budget on an API that takes none (none without a budget).
+
+    Example:
+        >>> import tinyreason as tr
+        >>> teacher = tr.teacher("deepseek", api_key="not-shown")
+        >>> budget_problems(teacher, "this API takes no thinking budget", "cap the reply.")
+        []
+    """
+    if teacher.thinking_budget is None:
+        return []
+    return [f"{api}: leave thinking_budget=None and {instead}"]
+
+
 def _reasoning_field(message: Any) -> str | None:
-    """``reasoning_content`` or ``reasoning``, from attributes or pydantic's extra fields."""
+    """``reasoning_content``, ``reasoning`` or ``reasoning_details``' texts (attributes or extras).
+
+    Example:
+        >>> from types import SimpleNamespace as NS
+        >>> details = [{"type": "reasoning.text", "text": "6*7"}, {"type": "reasoning.encrypted"}]
+        >>> _reasoning_field(NS(reasoning_details=details))
+        '6*7'
+    """
     if message is None:
         return None
     extra = getattr(message, "model_extra", None) or {}
-    for key in ("reasoning_content", "reasoning"):
+
+    def get(key: str) -> Any:
         value = getattr(message, key, None)
-        if value is None:
-            value = extra.get(key)
+        return extra.get(key) if value is None else value
+
+    for key in ("reasoning_content", "reasoning"):
+        value = get(key)
         if isinstance(value, str) and value.strip():
             return value
+    details = get("reasoning_details")
+    if isinstance(details, list):
+        texts = [d.get("text") for d in details if isinstance(d, Mapping)]
+        joined = "\n".join(t for t in texts if isinstance(t, str) and t.strip())
+        return joined or None
     return None
 
 
@@ -270,12 +345,12 @@ class OpenAICompatibleTeacher(ProviderTeacher):
 
     def _check_fields(self) -> list[str]:
         problems = super()._check_fields()
-        if self.thinking_budget is not None:
-            problems.append(
-                "the chat-completions API has no standard thinking budget: leave "
-                "thinking_budget=None and pass your server's own field in extra_body=..., or cap "
-                "the whole reply with max_output_tokens."
-            )
+        problems += budget_problems(
+            self,
+            "the chat-completions API has no standard thinking budget",
+            "pass your server's own field in extra_body=..., or cap the whole reply with "
+            "max_output_tokens.",
+        )
         if self.top_p is not None and (
             isinstance(self.top_p, bool)
             or not isinstance(self.top_p, (int, float))
@@ -297,13 +372,12 @@ class OpenAICompatibleTeacher(ProviderTeacher):
 
     def make_provider(self) -> Provider:
         """An :class:`OpenAICompatibleProvider` for this teacher's server, model and key."""
-        kind = self.models.thinking_kind(self.name, self.model)  # type: ignore[arg-type]
-        return OpenAICompatibleProvider(
-            self.model,  # type: ignore[arg-type]
-            api_key=self.resolve_api_key() or NO_KEY,
-            base_url=self.base_url,
-            timeout=self.timeout,
-            name=self.name,
-            key_hint=" or ".join(self.key_env_vars()),
-            thinking_kind=kind if kind in ("raw", "summary") else "raw",
-        )
+        return OpenAICompatibleProvider(name=self.name, **sdk_options(self, "raw", no_key=NO_KEY))
+
+    def make_batch_backend(self) -> Any:
+        """OpenAI's ``/v1/batches`` at this teacher's server (see :mod:`.openai_batch`)."""
+        from .openai_batch import OpenAIBatchBackend
+
+        provider = self.make_provider()
+        assert isinstance(provider, OpenAICompatibleProvider)
+        return OpenAIBatchBackend(provider)

@@ -20,9 +20,9 @@ import logging
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, overload
 
 from .._async import run_sync
 from ..data import as_problems, to_dataset
@@ -31,6 +31,8 @@ from ..records import Problem
 from .base import Provider, TeacherRequest
 from .cache import check_refresh
 from .engine import EngineSettings, TeacherEngine
+from .keys import endpoint, request_key
+from .legacy import adopt_cache, refuse_legacy
 from .planning import ANSWER_ALLOWANCE_TOKENS as ANSWER_ALLOWANCE_TOKENS
 from .planning import DEFAULT_EXPECTED_OUTPUT_TOKENS as DEFAULT_EXPECTED_OUTPUT_TOKENS
 from .planning import DEFAULT_HIGH_OUTPUT_TOKENS as DEFAULT_HIGH_OUTPUT_TOKENS
@@ -42,6 +44,8 @@ from .summary import Outcome, RunStopped, RunSummary
 
 if TYPE_CHECKING:
     from datasets import Dataset
+
+    from .batch import BatchRun
 
 logger = logging.getLogger("tinyreason.teachers")
 
@@ -173,6 +177,17 @@ class ProviderTeacher:
             f"{type(self).__name__} must implement make_provider() -> Provider"
         )
 
+    def make_batch_backend(self) -> Any:
+        """The provider's batch API (:class:`~tinyreason.teachers.batch.BatchBackend`).
+
+        Raises:
+            ConfigError: this teacher has no batch API (the default), before anything is sent.
+        """
+        raise ConfigError(
+            f"{type(self).__name__} ({self.name}) has no batch API: distil without batch=True "
+            "(the OpenAI-compatible teacher against OpenAI's /v1/batches has one)."
+        )
+
     def settings(self) -> dict[str, Any]:
         """The settings that change the replies (they go into each request and its cache key).
 
@@ -248,10 +263,39 @@ class ProviderTeacher:
             pairs.append((self.cache_key(request), request))
         return pairs
 
+    def endpoint(self) -> str:
+        """The server asked, as the cache keys name it: ``base_url`` without credentials.
+
+        ``""`` is the provider's default endpoint (no ``base_url``). See :mod:`~.keys`.
+
+        Example:
+            >>> import tinyreason as tr
+            >>> tr.testing.FakeProviderTeacher(base_url="http://u:pw@box:8000/v1/").endpoint()
+            'http://box:8000/v1'
+        """
+        return endpoint(self.base_url)
+
     def cache_key(self, request: TeacherRequest) -> str:
-        """The request's cache key: provider, model, prompt, settings, but not the budgets."""
-        keyed = {k: v for k, v in request.settings.items() if k not in self.budget_settings}
-        return replace(request, settings=keyed).cache_key(self.name)
+        """The request's cache key: provider, server, model, messages, settings (no budgets).
+
+        See :func:`~.keys.request_key`; the output budgets (:attr:`budget_settings`) are left out.
+        """
+        return request_key(self.name, self.endpoint(), request, exclude=self.budget_settings)
+
+    def adopt_legacy_replies(self, cache: CacheArg) -> int:
+        """Keep an older tinyreason's cached replies of this provider and model, as this teacher's.
+
+        Caches written before the server's URL was in the keys (schema 1) cannot say which
+        server a reply came from, so a run that would ask one of their questions stops instead of
+        using them or paying again. Call this when you know they came from this teacher's server;
+        no call is made. Returns how many were adopted.
+
+        Example:
+            >>> import tinyreason as tr
+            >>> tr.testing.FakeProviderTeacher().adopt_legacy_replies(False)
+            0
+        """
+        return adopt_cache(self, cache)
 
     # -- estimate ------------------------------------------------------------------------------
 
@@ -295,6 +339,7 @@ class ProviderTeacher:
 
     # -- distil --------------------------------------------------------------------------------
 
+    @overload
     def distill(
         self,
         problems: Any,
@@ -303,7 +348,34 @@ class ProviderTeacher:
         max_cost_usd: float | None = None,
         refresh: Any = (),
         progress: bool = True,
-    ) -> Dataset:
+        batch: bool = False,
+        wait: Literal[True] = True,
+    ) -> Dataset: ...
+
+    @overload
+    def distill(
+        self,
+        problems: Any,
+        *,
+        cache: CacheArg = None,
+        max_cost_usd: float | None = None,
+        refresh: Any = (),
+        progress: bool = True,
+        batch: Literal[True],
+        wait: Literal[False],
+    ) -> BatchRun: ...
+
+    def distill(
+        self,
+        problems: Any,
+        *,
+        cache: CacheArg = None,
+        max_cost_usd: float | None = None,
+        refresh: Any = (),
+        progress: bool = True,
+        batch: bool = False,
+        wait: bool = True,
+    ) -> Dataset | BatchRun:
         """Ask the teacher every problem; one trace row per problem (failures included).
 
         Works in scripts and in Jupyter (where an event loop already runs: the run then happens
@@ -323,10 +395,17 @@ class ProviderTeacher:
                 re-asks only the truncated replies.
             progress: Show a progress bar with the spend so far and the projected total, then the
                 run summary.
+            batch: Ask through the provider's batch API at half price (see
+                :mod:`~tinyreason.teachers.batch`): crash-safe, resumable, never paid twice.
+                Teachers without one raise ConfigError before anything is sent. ``cache`` must
+                be a file; ``max_cost_usd`` applies before submission, at batch prices.
+            wait: With ``batch=True``: False returns a :class:`~tinyreason.teachers.batch.BatchRun`
+                at once (``status()``, ``collect()``, ``cancel()``) instead of the Dataset.
 
         Returns:
             A Dataset in the s1K schema plus the teacher columns; identical questions are asked
             once and share their reply. :attr:`last_summary` holds the :class:`RunSummary`.
+            With ``batch=True, wait=False``: a ``BatchRun``.
 
         Raises:
             DataError: no problems, or a problem without a question.
@@ -335,6 +414,18 @@ class ProviderTeacher:
             RunStopped: the key was rejected (or the provider failed unexpectedly) mid-run; what
                 finished is saved in the cache.
         """
+        if batch:
+            from .batch import start_batch  # only batch runs need it
+
+            return start_batch(
+                self,
+                problems,
+                cache=cache,
+                max_cost_usd=max_cost_usd,
+                refresh=refresh,
+                progress=progress,
+                wait=wait,
+            )
         with plan_run(self, problems, cache, max_cost_usd, refresh) as plan:
             return self._dataset(plan, run_sync(lambda: self._execute(plan, progress)), progress)
 
@@ -352,9 +443,8 @@ class ProviderTeacher:
             return self._dataset(plan, await self._execute(plan, progress), progress)
 
     async def _execute(self, plan: RunPlan, progress: bool) -> dict[str, Outcome]:
-        provider = self.make_provider()
         engine = TeacherEngine(
-            provider,
+            None,  # built by the engine only if a question is not cached: make_provider
             provider_name=self.name,
             model=self.model,  # type: ignore[arg-type]
             cache=plan.cache,
@@ -374,13 +464,17 @@ class ProviderTeacher:
             secrets=[plan.api_key] if plan.api_key else [],
             key_hint=self._key_hint(),
             progress=progress,
+            endpoint=self.endpoint(),
+            before_calls=lambda asked: refuse_legacy(self, plan.cache, asked),
+            make_provider=self.make_provider,
         )
         try:
             return await engine.run(plan.pairs, refresh=plan.refresh)
         finally:
             object.__setattr__(self, "last_summary", engine.summary)
             try:
-                await provider.aclose()
+                if engine.provider is not None:
+                    await engine.provider.aclose()
             except Exception as exc:  # closing must not hide the run's result or error
                 logger.warning(
                     "%s: closing the provider failed (%s)", self.name, type(exc).__name__

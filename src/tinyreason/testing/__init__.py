@@ -7,8 +7,7 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_exports
 
 __all__ = [
     "CHAT_TEMPLATE",
@@ -20,6 +19,8 @@ __all__ = [
     "FakeReply",
     "FakeStats",
     "FakeTeacher",
+    "HubServer",
+    "OpenAIBatchServer",
     "ProviderServer",
     "ScriptedReply",
     "tiny_model",
@@ -39,16 +40,11 @@ _LAZY = {
     "FakeProviderTeacher": "fake_provider",
     "FakeStats": "fake_provider",
     "CompletionsServer": "completions_server",
+    "HubServer": "hub_server",
+    "OpenAIBatchServer": "batch_server",
     "ProviderServer": "provider_server",
     "ScriptedReply": "provider_server",
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'tinyreason.testing' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -22,8 +22,11 @@ For error tests it injects faults as every loopback server does
 (:class:`~tinyreason.testing.loopback.LoopbackServer`): :meth:`CompletionsServer.fail_next` queues
 HTTP statuses to answer next, :meth:`CompletionsServer.inject` any fault (``drop``, ``slow``,
 ``malformed``, ``empty``...), ``fault_rate`` draws them; they hit completions only, never
-``GET /v1/models``. ``api_key=`` makes the server refuse requests without that bearer token (as
-``vllm serve --api-key`` does). Generation itself is in :mod:`~tinyreason.testing.sampling`.
+``GET /v1/models`` nor the backend's capability probes (requests whose ``user`` is
+:data:`~tinyreason.scaling.server_capabilities.PROBE_USER`, kept apart in ``probes``), so "the
+next request" is the next one of the run. ``api_key=`` makes the server refuse requests without
+that bearer token (as ``vllm serve --api-key`` does). Generation itself is in
+:mod:`~tinyreason.testing.sampling`.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ..scaling.server_capabilities import PROBE_USER
 from .faults import FAULT_KINDS
 from .loopback import LoopbackServer, Request, Response, openai_error
 from .sampling import Completion, SamplingOptions, complete
@@ -84,7 +88,8 @@ class CompletionsServer(LoopbackServer):
 
     Attributes:
         requests: The JSON body of every ``/v1/completions`` request received, in order
-            (faulted requests are not: they never reached the model).
+            (faulted requests are not: they never reached the model; nor are probes).
+        probes: The JSON body of every capability probe of the backend, in order.
 
     Example:
         >>> from tinyreason.testing import CompletionsServer, tiny_model
@@ -134,6 +139,7 @@ class CompletionsServer(LoopbackServer):
         self.return_token_ids = return_token_ids
         self.skip_special_tokens = skip_special_tokens
         self.requests: list[dict[str, Any]] = []
+        self.probes: list[dict[str, Any]] = []
         self._api_key = api_key
         self._lock = threading.Lock()  # one forward at a time: the model and `requests`
         eos = model.generation_config.eos_token_id
@@ -150,8 +156,10 @@ class CompletionsServer(LoopbackServer):
 
     def respond(self, request: Request) -> Response | None:
         """Serve one request: an injected fault (completions only), else :meth:`handle`'s answer."""
-        # Injected faults hit completions only: a backend's one-off GET /models stays clean.
-        fault = self.take_fault() if request.method == "POST" else None
+        # Injected faults hit completions only: a backend's one-off GET /models and its
+        # capability probes stay clean.
+        probe = request.method == "POST" and _is_probe(request.json())
+        fault = self.take_fault() if request.method == "POST" and not probe else None
         if fault is not None:
             return self.fault_response(
                 fault,
@@ -184,7 +192,7 @@ class CompletionsServer(LoopbackServer):
             if not isinstance(request, dict):
                 raise _BadRequest("the body must be a JSON object")
             with self._lock:
-                self.requests.append(request)
+                (self.probes if _is_probe(request) else self.requests).append(request)
                 return 200, self._complete(request), {}
         except json.JSONDecodeError as exc:
             return 400, openai_error(400, f"the body is not JSON: {exc}"), {}
@@ -255,6 +263,11 @@ class CompletionsServer(LoopbackServer):
         if any(not 0 <= t < vocab for t in prompt):
             raise _BadRequest(f"prompt token ids must be in [0, {vocab})")
         return list(prompt)
+
+
+def _is_probe(body: object) -> bool:
+    """Whether a request body is one of the backend's capability probes."""
+    return isinstance(body, dict) and body.get("user") == PROBE_USER
 
 
 def _prompts(prompt: Any) -> list[str | list[int]]:

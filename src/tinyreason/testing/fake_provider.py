@@ -45,7 +45,7 @@ Scripted = TeacherReply | ProviderError | Callable[[TeacherRequest], TeacherRepl
 class FakeClock:
     """Virtual time: ``sleep`` advances ``now`` at once, so waits cost no real time.
 
-    Waits that the engine serialises (rate-limit buckets, a global pause) come out exactly as
+    Waits that the engine serialises (rate-limit buckets, a window's hold) come out exactly as
     they would in real time; concurrent ones add up instead of overlapping, which only makes
     times later, never earlier, so lower bounds on spacing stay valid.
 
@@ -79,19 +79,24 @@ class FakeStats:
 
     Attributes:
         calls: Calls per question (retries included).
-        faults: Injected failures per question.
+        faults: Calls per question that did not answer (injected failures, and calls cancelled
+            by the engine's timeout).
+        rate_limits: Calls per question refused with a 429 (injected, or by ``max_in_flight``).
         call_times: The clock's time at each call's start.
         in_flight: Calls running now.
         successes: Calls that returned a reply.
         max_in_flight: The most calls that ran at once.
+        refused: Calls refused by ``max_in_flight`` (429s; counted in ``faults`` too).
     """
 
     calls: Counter[str] = field(default_factory=Counter)
     faults: Counter[str] = field(default_factory=Counter)
+    rate_limits: Counter[str] = field(default_factory=Counter)
     call_times: list[float] = field(default_factory=list)
     successes: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
+    refused: int = 0
 
     @property
     def total(self) -> int:
@@ -121,6 +126,8 @@ class FakeProvider:
         permanent_rate: Share of questions refused for good (400 or a safety block).
         hang_rate: Share of calls that hang for ``hang_seconds`` (past the engine's timeout).
         hang_seconds: How long a hanging call hangs.
+        max_in_flight: A sustained rate limit: a call that finds this many others running is
+            refused at once (429 with ``retry_after``), for as long as too many are sent.
         retry_after: ``Retry-After`` seconds of injected 429s (None: they say nothing).
         seed: Seed of every draw above.
         api_key: The key the teacher passed.
@@ -148,6 +155,7 @@ class FakeProvider:
     permanent_rate: float = 0.0
     hang_rate: float = 0.0
     hang_seconds: float = 3600.0
+    max_in_flight: int | None = None
     retry_after: float | None = None
     seed: int = 0
     api_key: str | None = field(default=None, repr=False)
@@ -172,24 +180,38 @@ class FakeProvider:
             stats.call_times.append(self.clock.now())
         if self.call_log is not None:
             self._log(question, n)
+        if self.max_in_flight is not None and stats.in_flight >= self.max_in_flight:
+            stats.faults[question] += 1
+            stats.rate_limits[question] += 1
+            stats.refused += 1
+            raise ProviderError(
+                f"HTTP 429: {stats.in_flight} requests in flight, {self.max_in_flight} allowed",
+                reason="rate_limit",
+                retryable=True,
+                status=429,
+                retry_after=self.retry_after,
+            )
         stats.in_flight += 1
         stats.max_in_flight = max(stats.max_in_flight, stats.in_flight)
+        answered = False
         try:
             if self.latency:
                 await asyncio.sleep(self.latency)
             if self.hang_rate and _draw(self.seed, "hang", question, n) < self.hang_rate:
-                stats.faults[question] += 1  # counted now: the engine's timeout cancels the sleep
-                await asyncio.sleep(self.hang_seconds)
-                stats.faults[question] -= 1  # counted again below
+                await asyncio.sleep(self.hang_seconds)  # the engine's timeout cancels it
                 raise ProviderError("hung past its time", reason="timeout", retryable=True)
             reply = self._answer(request, n)
             stats.successes += 1
+            answered = True
             return reply
-        except ProviderError:
-            stats.faults[question] += 1
+        except ProviderError as exc:
+            stats.rate_limits[question] += exc.reason == "rate_limit"
             raise
         finally:
             stats.in_flight -= 1
+            # Every call that did not answer is a fault: an error, or one the engine's timeout
+            # (or a stop) cancelled, however slow the machine is.
+            stats.faults[question] += not answered
 
     async def aclose(self) -> None:
         """Nothing to release."""
@@ -276,8 +298,8 @@ class FakeProviderTeacher(ProviderTeacher):
 
     Besides the options of every :class:`ProviderTeacher`, it takes those of
     :class:`FakeProvider`, which mean the same there: ``latency``, ``fault_rate``,
-    ``permanent_rate``, ``hang_rate``, ``hang_seconds``, ``retry_after``, ``seed``,
-    ``accept_key``, ``auth_fail_after``, ``leak_key_in_errors``, ``thinking_kind``,
+    ``permanent_rate``, ``hang_rate``, ``hang_seconds``, ``max_in_flight``, ``retry_after``,
+    ``seed``, ``accept_key``, ``auth_fail_after``, ``leak_key_in_errors``, ``thinking_kind``,
     ``thinking_words``, ``usage``, ``call_log`` and ``replies``.
 
     Example:
@@ -298,6 +320,7 @@ class FakeProviderTeacher(ProviderTeacher):
     permanent_rate: float = 0.0
     hang_rate: float = 0.0
     hang_seconds: float = 3600.0
+    max_in_flight: int | None = None
     retry_after: float | None = None
     seed: int = 0
     accept_key: str | None = field(default=None, repr=False)
@@ -319,6 +342,7 @@ class FakeProviderTeacher(ProviderTeacher):
             permanent_rate=self.permanent_rate,
             hang_rate=self.hang_rate,
             hang_seconds=self.hang_seconds,
+            max_in_flight=self.max_in_flight,
             retry_after=self.retry_after,
             seed=self.seed,
             api_key=self.resolve_api_key(),

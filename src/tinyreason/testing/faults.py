@@ -2,6 +2,8 @@
 
 :class:`Fault` is one fault (:data:`FAULT_KINDS`); :class:`FaultQueue` hands them out: faults
 queued for one question first, then the shared queue, then a seeded draw at ``fault_rate``.
+:class:`InFlightLimit` is a sustained rate limit: a request that arrives while ``limit`` others are
+being served is refused with a 429 and ``Retry-After``, as a provider's concurrency limit does.
 :class:`~tinyreason.testing.loopback.LoopbackServer` serves them.
 """
 
@@ -12,6 +14,7 @@ import threading
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import ConfigError
 
@@ -19,9 +22,13 @@ __all__ = [
     "FAULT_KINDS",
     "FAULT_MESSAGES",
     "FAULT_STATUS",
+    "MALFORMED_BODY",
     "RANDOM_FAULT_KINDS",
     "Fault",
     "FaultQueue",
+    "InFlightLimit",
+    "LimitStats",
+    "openai_error",
 ]
 
 #: Every fault a server can inject.
@@ -59,6 +66,19 @@ FAULT_MESSAGES: Mapping[str, str] = {
     "unauthorized": "invalid API key",
     "bad_request": "invalid request",
 }
+
+#: The body of a ``malformed`` fault: a 200 whose JSON is cut short.
+MALFORMED_BODY = b'{"id": "broken", "choices": [{"message": {"content": "4'
+
+
+def openai_error(status: int, message: str) -> dict[str, Any]:
+    """An error body in OpenAI's shape (the SDK puts ``error.message`` into its exception text).
+
+    Example:
+        >>> openai_error(404, "no such model")["error"]["code"]
+        404
+    """
+    return {"error": {"message": message, "type": "error", "code": status}}
 
 
 def _kind_of_status(status: int) -> str:
@@ -178,3 +198,84 @@ class FaultQueue:
             if self.fault_rate and self._random.random() < self.fault_rate:
                 return Fault(self._random.choice(list(self.fault_kinds)))
         return None
+
+
+@dataclass(frozen=True)
+class LimitStats:
+    """What an :class:`InFlightLimit` saw.
+
+    Attributes:
+        limit: Requests served at once, at most.
+        admitted: Requests let through (served, or given another fault).
+        refused: Requests refused with a 429 because ``limit`` others were in flight.
+        peak: The most requests served at once (never above ``limit``).
+        in_flight: Requests being served now.
+    """
+
+    limit: int
+    admitted: int
+    refused: int
+    peak: int
+    in_flight: int
+
+
+class InFlightLimit:
+    """A sustained rate limit: at most ``limit`` requests served at once, the rest refused (429).
+
+    Real providers cap the requests a key may have in flight (or per second) and answer the rest
+    with ``429 Too Many Requests`` and a ``Retry-After`` header, for as long as the client keeps
+    sending too many. A server holding one admits a request (:meth:`admit`) before serving it and
+    releases it (:meth:`release`) once its response is ready, before the response is written, so
+    a client that sends its next request as soon as it reads a reply is never refused for it.
+
+    Thread-safe: a server's handler threads admit and release concurrently.
+
+    Args:
+        limit: Requests served at once, at most (>= 1).
+        retry_after: The ``Retry-After`` header of the refusals (seconds or an HTTP-date;
+            ``""`` sends none).
+
+    Example:
+        >>> limit = InFlightLimit(2, retry_after="1")
+        >>> [limit.admit(), limit.admit(), limit.admit()]
+        [True, True, False]
+        >>> limit.release()
+        >>> limit.admit(), limit.stats()
+        (True, LimitStats(limit=2, admitted=3, refused=1, peak=2, in_flight=2))
+    """
+
+    def __init__(self, limit: int, retry_after: str = "1"):
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ConfigError(f"the in-flight limit must be a whole number >= 1, got {limit!r}")
+        if not isinstance(retry_after, str):
+            raise ConfigError(f"retry_after must be a string (seconds), got {retry_after!r}")
+        self.limit, self.retry_after = limit, retry_after
+        self._lock = threading.Lock()
+        self._in_flight = self._admitted = self._refused = self._peak = 0
+
+    def admit(self) -> bool:
+        """Let one request in (True), or refuse it (False) when ``limit`` are in flight."""
+        with self._lock:
+            if self._in_flight >= self.limit:
+                self._refused += 1
+                return False
+            self._in_flight += 1
+            self._admitted += 1
+            self._peak = max(self._peak, self._in_flight)
+            return True
+
+    def release(self) -> None:
+        """An admitted request's response is ready: its place is free."""
+        with self._lock:
+            self._in_flight = max(0, self._in_flight - 1)
+
+    def refusal(self) -> Fault:
+        """The fault a refused request gets: a 429 with this limit's ``Retry-After``."""
+        return Fault("rate_limit", retry_after=self.retry_after)
+
+    def stats(self) -> LimitStats:
+        """The counts so far."""
+        with self._lock:
+            return LimitStats(
+                self.limit, self._admitted, self._refused, self._peak, self._in_flight
+            )

@@ -15,11 +15,10 @@ Faults, the same on every server:
   :meth:`~LoopbackServer.fail_next` is its short form for HTTP statuses.
 * ``fault_rate`` draws a fault from ``fault_kinds`` for a share of requests, reproducibly from
   ``seed``; queued faults come first.
-* Kinds (:data:`~.faults.FAULT_KINDS`): HTTP errors (``rate_limit`` 429 with ``Retry-After``,
-  ``server_error`` 500, ``unavailable`` 503, ``unauthorized`` 401, ``bad_request`` 400; any other
-  status with ``Fault(kind, status=...)``), ``drop`` (the connection closes with no response),
-  ``slow`` (the reply comes after ``slow_seconds``), ``malformed`` (200 with a body that is not
-  JSON), ``empty`` and ``safety`` (200 with no content, or blocked: in the server's own format).
+* Kinds: :data:`~.faults.FAULT_KINDS` (HTTP errors, ``drop``, ``slow``, ``malformed``, ``empty``
+  and ``safety``, in the server's own format; any other status with ``Fault(kind, status=...)``).
+* A sustained rate limit: :meth:`~LoopbackServer.limit_in_flight` refuses (429, ``Retry-After``)
+  every request that arrives while ``limit`` others are served; ``limit_stats`` counts them.
 """
 
 from __future__ import annotations
@@ -36,11 +35,25 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar, TypeVar
 
 from ..errors import ConfigError
-from .faults import FAULT_KINDS, FAULT_MESSAGES, RANDOM_FAULT_KINDS, Fault, FaultQueue
+from .faults import (
+    FAULT_KINDS,
+    FAULT_MESSAGES,
+    MALFORMED_BODY,
+    RANDOM_FAULT_KINDS,
+    Fault,
+    FaultQueue,
+    InFlightLimit,
+    LimitStats,
+    openai_error,
+)
 
-__all__ = ["DROP", "LoopbackServer", "Request", "Response", "openai_error"]
-
-_MALFORMED = b'{"id": "broken", "choices": [{"message": {"content": "4'
+__all__ = [
+    "DROP",
+    "LoopbackServer",
+    "Request",
+    "Response",
+    "openai_error",  # re-exported from .faults, where the fault bodies are made
+]
 
 
 @dataclass(frozen=True)
@@ -121,16 +134,6 @@ _Server = TypeVar("_Server", bound="LoopbackServer")
 DROP = Response(0)
 
 
-def openai_error(status: int, message: str) -> dict[str, Any]:
-    """An error body in OpenAI's shape (the SDK puts ``error.message`` into its exception text).
-
-    Example:
-        >>> openai_error(404, "no such model")["error"]["code"]
-        404
-    """
-    return {"error": {"message": message, "type": "error", "code": status}}
-
-
 class LoopbackServer:
     """An HTTP server on 127.0.0.1 for tests: a subclass implements :meth:`respond`, no more.
 
@@ -189,6 +192,8 @@ class LoopbackServer:
         if kinds is None:
             kinds = tuple(k for k in RANDOM_FAULT_KINDS if k in self.fault_kinds_served)
         self._faults = FaultQueue(self.fault_rate, kinds, self.seed)
+        self._limit: InFlightLimit | None = None
+        self._admitted = threading.local()  # per handler thread: the request now served holds one
         self._stopping = threading.Event()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -305,9 +310,6 @@ class LoopbackServer:
 
         The short form of :meth:`inject` for statuses: ``429`` is a ``rate_limit`` fault (with
         ``Retry-After``), ``503`` ``unavailable``, ``500`` and other 5xx ``server_error``...
-
-        Example:
-            >>> server.fail_next(500, 503)  # doctest: +SKIP
         """
         self.inject(*(int(s) for s in statuses))
 
@@ -315,9 +317,36 @@ class LoopbackServer:
         """Forget every queued fault."""
         self._faults.clear()
 
+    def limit_in_flight(self, limit: int | None, *, retry_after: str | None = None) -> None:
+        """Serve at most ``limit`` requests at once; refuse the others with 429 (None: no limit).
+
+        A sustained rate limit (see :class:`~.faults.InFlightLimit`): a request that arrives while
+        ``limit`` others are being served gets a ``rate_limit`` fault with ``retry_after`` (None:
+        the server's), unserved. Admitted requests take queued and drawn faults as usual.
+        """
+        after = self.retry_after if retry_after is None else retry_after
+        self._limit = None if limit is None else InFlightLimit(limit, after)
+
+    @property
+    def limit_stats(self) -> LimitStats | None:
+        """What the in-flight limit saw (None when there is none)."""
+        return None if self._limit is None else self._limit.stats()
+
     def take_fault(self, question: str | None = None) -> Fault | None:
-        """The fault for this request, if any: the question's queue, the shared one, then a draw."""
+        """The fault: an in-flight refusal, then the question's queue, the shared one, a draw."""
+        limit = self._limit
+        if limit is not None and not getattr(self._admitted, "limit", None):
+            if not limit.admit():
+                return limit.refusal()
+            self._admitted.limit = limit  # released when this request's response is ready
         return self._faults.take(question)
+
+    def _request_done(self) -> None:
+        """The response is ready (not yet written): the request no longer counts as in flight."""
+        limit = getattr(self._admitted, "limit", None)
+        if limit is not None:
+            self._admitted.limit = None
+            limit.release()
 
     def fault_response(
         self,
@@ -358,7 +387,7 @@ class LoopbackServer:
             seconds = self.slow_seconds if fault.seconds is None else fault.seconds
             return reply() if self.wait(seconds) else None
         if kind == "malformed":
-            return Response(200, _MALFORMED)
+            return Response(200, MALFORMED_BODY)
         make = (bodies or {}).get(kind)
         if make is None:
             raise ConfigError(f"{type(self).__name__} cannot serve the fault {kind!r}")
@@ -414,6 +443,7 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: a round of requests reuses its connections
+    disable_nagle_algorithm = True  # else a reply's body waits for a delayed ACK: +40 ms each
     server: _HTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -429,11 +459,16 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         request = Request(self.command, self.path, self.headers, body)
+        owner = self.server.owner
         try:
-            response = self.server.owner.respond(request)
+            response = owner.respond(request)
         except Exception as exc:  # a bug here must reach the client as a 500, not hang it
             message = f"{type(exc).__name__}: {exc}"
             response = Response.json(500, openai_error(500, message))
+        finally:
+            # Before the response is written: a client that reads it and sends its next
+            # request at once must find this one's place free.
+            owner._request_done()
         if response is None:  # nothing to say (the server is stopping)
             self.close_connection = True
         elif response is DROP:

@@ -8,9 +8,13 @@ library's plumbing on a laptop.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+    from transformers import PretrainedConfig, PreTrainedModel, PreTrainedTokenizerFast
 
 __all__ = [
     "CHAT_TEMPLATE",
@@ -53,14 +57,13 @@ _CORPUS = (
 )
 
 
-def tiny_tokenizer(texts: Iterable[str] = (), vocab_size: int = 512):
+def tiny_tokenizer(texts: Iterable[str] = (), vocab_size: int = 512) -> PreTrainedTokenizerFast:
     """A byte-level BPE tokenizer in Qwen2's style, trained on ``texts`` plus a small corpus.
 
     It is a ``PreTrainedTokenizerFast`` with ChatML special tokens, ``<think>``/``</think>``, EOS
     ``<|im_end|>``, pad ``<|endoftext|>`` and :data:`CHAT_TEMPLATE`.
     """
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
 
     tok = Tokenizer(models.BPE(unk_token=None))
     tok.normalizer = normalizers.NFC()
@@ -78,6 +81,24 @@ def tiny_tokenizer(texts: Iterable[str] = (), vocab_size: int = 512):
         show_progress=False,
     )
     tok.train_from_iterator([*_CORPUS, *texts], trainer)
+    return chatml_tokenizer(tok)
+
+
+def chatml_tokenizer(tok: Tokenizer) -> PreTrainedTokenizerFast:
+    """``tok`` as a ``PreTrainedTokenizerFast`` that speaks ChatML with think tags.
+
+    Its vocabulary must hold :data:`SPECIAL_TOKENS`: they become the special tokens (EOS
+    ``<|im_end|>``, pad ``<|endoftext|>``), and the chat template is :data:`CHAT_TEMPLATE`.
+
+    Example:
+        >>> from tokenizers import Tokenizer, models
+        >>> vocab = {token: i for i, token in enumerate(SPECIAL_TOKENS)}
+        >>> hf = chatml_tokenizer(Tokenizer(models.WordLevel(vocab, unk_token="<|endoftext|>")))
+        >>> hf.eos_token, hf.pad_token, hf.convert_tokens_to_ids("</think>")
+        ('<|im_end|>', '<|endoftext|>', 4)
+    """
+    from transformers import PreTrainedTokenizerFast
+
     hf = PreTrainedTokenizerFast(
         tokenizer_object=tok,
         eos_token="<|im_end|>",
@@ -122,26 +143,52 @@ def tiny_model(
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     folder = Path(path) if path is not None else Path(tempfile.mkdtemp(prefix="tinyreason-tiny-"))
-    folder.mkdir(parents=True, exist_ok=True)
     tokenizer = tiny_tokenizer(texts, vocab_size=vocab_size)
-    config = Qwen2Config(
-        vocab_size=len(tokenizer),
+    config = tied_config(
+        Qwen2Config,
+        tokenizer,
         hidden_size=hidden_size,
         intermediate_size=hidden_size * 2,
         num_hidden_layers=num_layers,
         num_attention_heads=num_heads,
         num_key_value_heads=max(1, num_heads // 2),
         max_position_embeddings=4096,
-        tie_word_embeddings=True,
-        bos_token_id=None,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
     )
     return save_random_model(folder, tokenizer, Qwen2ForCausalLM, config, seed)
 
 
+def tied_config(
+    config_class: Callable[..., PretrainedConfig], tokenizer: PreTrainedTokenizerFast, **sizes: int
+) -> PretrainedConfig:
+    """A model config over ``tokenizer``'s vocabulary: tied embeddings, its EOS and pad, no BOS.
+
+    Args:
+        config_class: The architecture's config class (``Qwen2Config``, ``Qwen3Config``...).
+        tokenizer: The tokenizer the model will read and write.
+        **sizes: The architecture's sizes (``hidden_size``, ``num_hidden_layers``...).
+
+    Example:
+        >>> from transformers import Qwen2Config
+        >>> config = tied_config(Qwen2Config, tiny_tokenizer(), hidden_size=32)
+        >>> config.tie_word_embeddings, config.bos_token_id, config.hidden_size
+        (True, None, 32)
+    """
+    return config_class(
+        vocab_size=len(tokenizer),
+        tie_word_embeddings=True,
+        bos_token_id=None,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        **sizes,
+    )
+
+
 def save_random_model(
-    folder: Path, tokenizer: Any, model_class: Any, config: Any, seed: int
+    folder: Path,
+    tokenizer: PreTrainedTokenizerFast,
+    model_class: type[PreTrainedModel],
+    config: PretrainedConfig,
+    seed: int,
 ) -> Path:
     """Build ``model_class(config)`` with seeded random weights and save it with its tokenizer.
 
@@ -154,6 +201,7 @@ def save_random_model(
     """
     import torch
 
+    folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     model = model_class(config)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
