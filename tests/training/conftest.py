@@ -20,7 +20,7 @@ def _make_traces(n=8, repeat=5):
     return teacher.distill(problems)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_traces():
     """A function: make_traces(n, repeat) -> a traces Dataset."""
     return _make_traces
@@ -29,3 +29,33 @@ def make_traces():
 @pytest.fixture
 def traces():
     return _make_traces()
+
+
+@pytest.fixture
+def no_compute(monkeypatch):
+    """Any attempt to load the model fails the test: errors must come before any compute."""
+    from tinyreason.training import SFTTrainerBase
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the model was loaded before the bad input was reported")
+
+    monkeypatch.setattr(SFTTrainerBase, "_load_model", refuse)
+
+
+def _tree(folder):
+    import hashlib
+    from pathlib import Path
+
+    root = Path(folder)
+    return {
+        path.relative_to(root).as_posix(): (
+            hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "dir"
+        )
+        for path in sorted(root.rglob("*"))
+    }
+
+
+@pytest.fixture
+def tree():
+    """A function: tree(folder) -> every entry under it, a file's sha256 or "dir" (before/after)."""
+    return _tree

@@ -2,6 +2,8 @@
 
 import json
 
+from huggingface_hub import ModelCard
+
 import tinyreason as tr
 from tinyreason.training import data_manifest, fingerprint
 
@@ -31,9 +33,10 @@ def test_card_records_data_selection_and_hyperparameters(tiny_base, traces, tmp_
         progress=False,
     ).train(selection)  # a Selection trains on its kept rows and records its funnel
     card = (out / "README.md").read_text()
-    front = card.split("---")[1]
-    assert f'base_model: "{tiny_base}"' in front and "library_name: transformers" in front
-    assert '"tinyreason"' in front
+    parsed = ModelCard(card)  # built with huggingface_hub's card classes, and parsed back by them
+    assert parsed.data.library_name == "transformers" and "tinyreason" in parsed.data.tags
+    assert parsed.data.base_model is None  # a local folder is not a Hub id: not in the metadata
+    assert f"Fine-tuned from `{tiny_base}`" in card
     assert f"fingerprint: `{fingerprint(selection.kept)}`" in card
     assert "teacher: fake" in card and "thinking kind: raw" in card
     assert "selection: kept" in card and "quality" in card

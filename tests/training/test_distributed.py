@@ -12,6 +12,7 @@ import sys
 import pytest
 
 import tinyreason as tr
+from tinyreason.training import verify_checkpoint
 
 LAUNCHERS = {
     "torchrun": [sys.executable, "-m", "torch.distributed.run", "--standalone"],
@@ -37,7 +38,7 @@ def test_two_processes_share_one_global_batch(launcher, tiny_base, traces, tmp_p
     command += ["-m", "tinyreason", "train", "--data", str(data), "--base", str(tiny_base)]
     command += ["--format", "think-tags", "--output", str(out), "--set", "max_steps=2"]
     command += ["--set", "batch_size=4", "--set", "per_device_batch_size=1"]
-    command += ["--set", "learning_rate=1e-3", "--set", "progress=false"]
+    command += ["--set", "learning_rate=1e-3", "--set", "progress=false", "--set", "save_steps=1"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -51,4 +52,7 @@ def test_two_processes_share_one_global_batch(launcher, tiny_base, traces, tmp_p
     assert manifest["hyperparameters"]["gradient_accumulation_steps"] == 2  # 4 = 1 x 2 x 2
     assert manifest["metrics"]["steps"] == 2
     AutoModelForCausalLM.from_pretrained(out)
-    assert tr.TrainedStudent.load(out).format.name == "think-tags"
+    assert tr.TrainedStudent.load(out).format.name == "think-tags"  # sealed and verified
+    # Rank 0 sealed each checkpoint once every rank had written its part (a gather first).
+    for step in (1, 2):
+        assert verify_checkpoint(out / f"checkpoint-{step}").meta["step"] == step

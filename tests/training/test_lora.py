@@ -51,6 +51,19 @@ def test_lora_adapter_folder_loads_as_a_student(tiny_base, traces, tmp_path):
     lora_b = [p for n, p in model.named_parameters() if "lora_B" in n]
     assert lora_b and all(p.abs().sum() > 0 for p in lora_b)  # B starts at zero: it trained
     assert tr.TrainedStudent.load(out).backend().format.think_end == "</think>"
+    # Merging later follows the trainers' folder rules: a foreign folder is refused, and the
+    # merged student is sealed and verifies.
+    from tinyreason.training import merge_adapter
+
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    with pytest.raises(tr.errors.FolderNotOursError, match=r"notes\.txt"):
+        merge_adapter(out, tmp_path / "mine")
+    merged = merge_adapter(out, tmp_path / "merged")
+    assert tr.TrainedStudent.load(merged).format.think_end == "</think>"
+    assert not (merged / "adapter_config.json").exists()
+    with pytest.raises(tr.DataError, match=r"holds no adapter_config\.json"):
+        merge_adapter(tiny_base, tmp_path / "merged-again")
 
 
 def test_merged_lora_is_a_standalone_model(tiny_base, traces, tmp_path):

@@ -29,9 +29,12 @@ def test_unknown_preset_lists_the_known_ones():
 
 def test_bad_options_are_reported_together():
     with pytest.raises(tr.ConfigError) as err:
-        tr.trainer("full", base="m", save_strategy="often", save_steps=0, warmup_ratio=1.5)
+        tr.trainer("full", base="m", epochs=-1, save_steps=0, warmup_ratio=1.5)
     assert len(err.value.problems) == 3
     assert tr.trainer("full", base="m", save_steps=5).save_strategy == "steps"
+    # A name outside the choices is a type problem, reported (with the others) before values.
+    with pytest.raises(tr.ConfigError, match="save_strategy must be one of 'no', 'steps'"):
+        tr.trainer("full", base="m", save_strategy="often")
 
 
 @pytest.mark.parametrize(

@@ -27,6 +27,22 @@ def test_examples_render_through_the_student_format(tiny_base):
     )
 
 
+def test_a_token_or_step_conditional_student_trains_on_s1s_text(tiny_base):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_base)
+    tcc = tr.trainer("full", base=str(tiny_base), format="qwen-s1", conditioning="tokens")
+    n = len(tokenizer.encode("1 + 1 = 2", add_special_tokens=False))
+    budget = 1 << max(0, (n - 1).bit_length())  # the length rounded up to a power of two
+    prompt = tcc.examples(_traces(2), tokenizer)[1]["prompt"]
+    assert f"What is 1 + 1?\n\nThink for up to {budget} tokens." in prompt
+    scc = tr.trainer("full", base=str(tiny_base), format="qwen-s1", conditioning="steps")
+    completion = scc.examples(_traces(2), tokenizer)[1]["completion"]
+    assert "1 steps left\n1 + 1 = 2" in completion
+    with pytest.raises(tr.ConfigError, match="conditioning"):
+        tr.trainer("full", base=str(tiny_base), conditioning="words")
+
+
 @pytest.mark.slow
 def test_full_training_saves_a_student_that_reloads(tiny_base, tmp_path):
     import torch

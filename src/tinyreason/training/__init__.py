@@ -7,10 +7,12 @@ line under ``torchrun`` or ``accelerate launch``. docs/training.md has the detai
 Importing this package is cheap: torch, transformers, TRL and peft load when training starts.
 """
 
-from .base import TrainedStudent
+from .base import TrainedStudent, UnverifiedStudentWarning
 from .card import data_manifest, fingerprint, write_model_card
+from .checkpoints import ResumeWarning, seal_checkpoint, verify_checkpoint
 from .config import gradient_accumulation
 from .estimate import DEFAULT_MFU, GPU_PEAK_TFLOPS, GpuEstimate, estimate_gpu_hours
+from .inputs import load_traces
 from .launch import accelerate_config
 from .lora import LoraTrainer, merge_adapter
 from .preflight import TRUNCATION_WARN_FRACTION, PreflightReport, TruncationWarning
@@ -26,15 +28,20 @@ __all__ = [
     "GpuEstimate",
     "LoraTrainer",
     "PreflightReport",
+    "ResumeWarning",
     "SFTTrainerBase",
     "TrainedStudent",
     "TruncationWarning",
+    "UnverifiedStudentWarning",
     "accelerate_config",
     "data_manifest",
     "estimate_gpu_hours",
     "fingerprint",
     "gradient_accumulation",
+    "load_traces",
     "merge_adapter",
     "preset",
+    "seal_checkpoint",
+    "verify_checkpoint",
     "write_model_card",
 ]

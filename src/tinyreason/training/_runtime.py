@@ -1,57 +1,82 @@
-"""What the trainers share at run time: token counting, gathering across ranks, checkpoints."""
+"""What the trainers share at run time: token counting, gathering across ranks, the metrics."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+import math
 from typing import Any
 
-from ..errors import ConfigError
+from .checkpoints import combine_counts
 
-__all__ = ["TokenCounter", "all_ranks", "checkpoint_step", "find_checkpoint", "unwrap_selection"]
+__all__ = ["TokenCounter", "all_ranks", "run_metrics", "unwrap_selection"]
 
 
 class TokenCounter:
-    """Wraps a data collator and counts the tokens this process trains on.
+    """Counts the tokens this process trains on; stands in for the data collator it wraps.
 
-    The count is local (no collective per step, so no overhead beyond two tensor sums); ranks are
-    gathered once at the end. With ``dataloader_num_workers > 0`` collation runs in worker processes
-    and the count stays at zero.
+    Batches are counted when a training step takes them (:meth:`install` wraps the Trainer's
+    ``training_step``), not when they are collated: the data loader collates one batch ahead, and
+    a batch collated but never trained (the one after the last step, or the one before a
+    checkpoint) must not count, or a resumed run would count it twice. Sums stay on the batch's
+    device until read, so counting adds no synchronisation per step; ranks are gathered once at
+    the end.
 
     Example:
         >>> counter = TokenCounter(lambda rows: rows)
         >>> counter.tokens, counter.batches
         (0, 0)
+        >>> import torch
+        >>> counter.observe({"input_ids": torch.ones(2, 3, dtype=torch.long),
+        ...                  "attention_mask": torch.tensor([[1, 1, 1], [1, 0, 0]]),
+        ...                  "labels": torch.tensor([[-100, 5, 5], [-100, -100, -100]])})
+        >>> counter.counts()
+        {'tokens': 4, 'slots': 6, 'trained': 2, 'batches': 1}
     """
 
     def __init__(self, collator: Any) -> None:
         self.inner = collator
-        self.tokens = 0  # real tokens: padding excluded
-        self.slots = 0  # positions computed: padding included
-        self.trained = 0  # tokens with a loss
+        # tokens: real tokens (padding excluded); slots: positions computed (padding included);
+        # trained: tokens with a loss. Ints or 0-d tensors on the batch's device.
+        self._sums: dict[str, Any] = {"tokens": 0, "slots": 0, "trained": 0}
         self.batches = 0
 
     def __call__(self, features: list[dict[str, Any]]) -> Any:
-        batch = self.inner(features)
-        ids = batch["input_ids"]
-        mask = batch.get("attention_mask")
-        self.tokens += int(mask.sum()) if mask is not None else ids.numel()
-        self.slots += ids.numel()
-        self.trained += int((batch["labels"] != -100).sum())
-        self.batches += 1
-        return batch
+        return self.inner(features)
 
     def __getattr__(self, name: str) -> Any:  # the Trainer may read the collator's settings
+        if name in ("inner", "_sums"):  # not set yet (while unpickling): no recursion
+            raise AttributeError(name)
         return getattr(self.inner, name)
+
+    def observe(self, batch: Any) -> None:
+        """Count one batch a training step takes."""
+        ids = batch["input_ids"]
+        mask = batch.get("attention_mask")
+        self._sums["tokens"] += mask.sum() if mask is not None else ids.numel()
+        self._sums["slots"] += ids.numel()
+        labels = batch.get("labels")
+        if labels is not None:
+            self._sums["trained"] += (labels != -100).sum()
+        self.batches += 1
+
+    def install(self, trainer: Any) -> None:
+        """Become ``trainer``'s collator and count each batch its ``training_step`` takes."""
+        trainer.data_collator = self
+        step = trainer.training_step
+
+        def training_step(model: Any, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+            self.observe(inputs)
+            return step(model, inputs, *args, **kwargs)
+
+        trainer.training_step = training_step
+
+    @property
+    def tokens(self) -> int:
+        """Real tokens trained on so far (padding excluded)."""
+        return int(self._sums["tokens"])
 
     def counts(self) -> dict[str, int]:
         """This process's counts."""
-        return {
-            "tokens": self.tokens,
-            "slots": self.slots,
-            "trained": self.trained,
-            "batches": self.batches,
-        }
+        return {key: int(value) for key, value in self._sums.items()} | {"batches": self.batches}
 
 
 def all_ranks(value: Any) -> list[Any]:
@@ -65,44 +90,49 @@ def all_ranks(value: Any) -> list[Any]:
     return gathered
 
 
-def find_checkpoint(output_dir: Path, resume: bool | str | None) -> str | None:
-    """The checkpoint to resume from: the latest in ``output_dir`` for True, a path, or None.
-
-    Raises:
-        ConfigError: nothing to resume from (before any compute, unlike the Trainer's own error).
-    """
-    if resume in (None, False):
-        return None
-    if resume is True:
-        from transformers.trainer_utils import get_last_checkpoint
-
-        last = get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
-        if last is None:
-            raise ConfigError(
-                f"resume_from_checkpoint=True but {output_dir} holds no checkpoint-* folder; "
-                "train with save_steps=N (or save_strategy='epoch') first, or pass a path."
-            )
-        return last
-    if not Path(str(resume)).is_dir():
-        raise ConfigError(f"resume_from_checkpoint: no such checkpoint folder {resume!r}")
-    return str(resume)
-
-
-def checkpoint_step(checkpoint: str | None) -> int:
-    """The optimiser step a checkpoint was saved at (0 for None)."""
-    if checkpoint is None:
-        return 0
-    state = Path(checkpoint) / "trainer_state.json"
-    return int(json.loads(state.read_text()).get("global_step", 0)) if state.exists() else 0
-
-
 def unwrap_selection(dataset: Any, selection: Any) -> tuple[Any, Any]:
-    """(rows, selection) from a Dataset or a Selection passed as the dataset."""
-    from ..records import Selection
-    from ..trace_columns import with_traces
+    """(rows, selection) from a Dataset, a Selection or a path: :func:`.inputs.training_data`."""
+    from .inputs import training_data
 
-    if isinstance(dataset, Selection):
-        dataset, selection = dataset.kept, selection if selection is not None else dataset
-    # A published set's own columns (s1K-1.1's deepseek_* / gemini_*) become the trace columns
-    # every stage reads, DeepSeek's unless a trace was already picked.
-    return (with_traces(dataset) if hasattr(dataset, "column_names") else dataset), selection
+    return training_data(dataset, selection)
+
+
+def run_metrics(
+    trainer: Any,
+    train_loss: float,
+    runtime: float,
+    per_rank: list[dict[str, int]],
+    plan: Any,
+) -> dict[str, Any]:
+    """The run's metrics; after a resume, the whole run's (the checkpoint's progress added)."""
+    before = plan.progress or {}
+    per_rank = combine_counts(before.get("counts"), per_rank)
+    steps = trainer.state.global_step
+    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+    if plan.checkpoint is not None and steps > 0:
+        # The Trainer's train_loss after a resume covers only the steps it ran itself.
+        if before.get("loss_sum") is not None:
+            train_loss = (float(before["loss_sum"]) + train_loss * (steps - plan.step)) / steps
+        elif steps == plan.step and losses:  # no step ran here: the logged windows' mean
+            train_loss = sum(losses) / len(losses)
+    runtime += float(before.get("runtime_s", 0.0))
+    tokens = sum(r["tokens"] for r in per_rank)
+    return {
+        "train_loss": float(train_loss),
+        # The last logged loss is already a mean over its logging window; a run shorter than
+        # logging_steps logged none, and then its mean loss is the best figure there is.
+        "final_loss": float(losses[-1]) if losses else float(train_loss),
+        "steps": float(steps),
+        "runtime_s": runtime,
+        "examples": float(len(trainer.train_dataset)),
+        "tokens": float(tokens),
+        "trained_tokens": float(sum(r["trained"] for r in per_rank)),
+        "tokens_per_s": tokens / runtime if runtime > 0 else math.nan,
+        "padding_fraction": 1 - tokens / max(1, sum(r["slots"] for r in per_rank)),
+        "tokens_per_rank": [r["tokens"] for r in per_rank],
+        # (step, loss) at every logging step: the training curve, for plots and for checks.
+        "loss_curve": [
+            [int(e["step"]), float(e["loss"])] for e in trainer.state.log_history if "loss" in e
+        ],
+        "resumed_from_step": float(plan.step),
+    }

@@ -1,8 +1,10 @@
 """A trainer's options -> TRL's ``SFTConfig``, with the global batch kept on any number of devices.
 
 TRL 1.16 on CPU needs a few settings spelled out (``reference/stack.md`` section 3): it defaults to
-bf16 and gradient checkpointing, which a CPU cannot use or does not want, reports to every installed
-tracker unless told ``report_to="none"``, and saves checkpoints unless told not to.
+bf16 and gradient checkpointing, which a CPU cannot use or does not want, and saves checkpoints
+unless told not to. ``report_to`` and ``run_name`` are passed only when set, so TRL's default holds
+otherwise (transformers 5: ``"none"``); ``trl_args`` adds any other ``SFTConfig`` field
+(:mod:`tinyreason.training.trackers` checks them when the trainer is made).
 """
 
 from __future__ import annotations
@@ -101,7 +103,13 @@ def sft_config(
         save["save_steps"] = trainer.save_steps
     if trainer.save_total_limit is not None:
         save["save_total_limit"] = trainer.save_total_limit
-    return SFTConfig(
+    # Trackers: only what the user set, so TRL's and transformers' defaults hold otherwise.
+    trainer_args = dict(getattr(trainer, "trl_args", None) or {})
+    extra: dict[str, Any] = dict(trainer_args)
+    for key in ("report_to", "run_name"):
+        if getattr(trainer, key, None) is not None:
+            extra[key] = getattr(trainer, key)
+    values: dict[str, Any] = dict(
         output_dir=str(output_dir),
         max_steps=steps,
         num_train_epochs=epochs,
@@ -129,7 +137,12 @@ def sft_config(
         seed=trainer.seed,
         data_seed=trainer.seed,
         logging_steps=trainer.logging_steps,
-        report_to="none",
         disable_tqdm=not trainer.progress,
         **save,
     )
+    try:
+        return SFTConfig(**values, **extra)
+    except ValueError as exc:  # TRL's and transformers' own checks of the combination
+        raise ConfigError(
+            f"TRL refused the training settings{' (with trl_args)' if trainer_args else ''}: {exc}"
+        ) from None

@@ -11,12 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, DataError
+from .. import artifacts
+from ..errors import ConfigError
+from .inputs import load_traces
 
 __all__ = [
     "ACCELERATE_CONFIGS",
@@ -72,13 +73,11 @@ def accelerate_config(name: str, dest: str | Path | None = None) -> Path:
     if dest is None:
         return _DATA / yaml_name
     folder = Path(dest)
-    folder.mkdir(parents=True, exist_ok=True)
     text = (_DATA / yaml_name).read_text()
     for extra in extras:
-        shutil.copy(_DATA / extra, folder / extra)
+        artifacts.write_bytes(folder / extra, (_DATA / extra).read_bytes())
         text = text.replace(f": {extra}", f": {(folder / extra).resolve()}")
-    (folder / yaml_name).write_text(text)
-    return folder / yaml_name
+    return artifacts.write_text(folder / yaml_name, text)
 
 
 def parse_sets(items: list[str]) -> dict[str, Any]:
@@ -102,41 +101,6 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
             value = {"true": True, "false": False, "none": None}.get(lowered, raw)
         options[key.strip().replace("-", "_")] = value
     return options
-
-
-def load_traces(source: str) -> Any:
-    """Traces from a saved Selection, a ``save_to_disk`` folder, data files, a file or a hub name.
-
-    A folder written by ``Selection.save`` loads as that Selection: the trainer trains on its kept
-    rows and the model card records its funnel.
-
-    Raises:
-        DataError: nothing readable there.
-    """
-    from datasets import load_from_disk
-
-    from ..data import load_problems
-    from ..selection.report import SUMMARY_FILE
-
-    path = Path(source)
-    if path.is_dir() and (path / SUMMARY_FILE).exists():
-        from ..selection import Selection
-
-        return Selection.load(path)
-    if path.is_dir():
-        if (path / "state.json").exists() or (path / "dataset_dict.json").exists():
-            loaded = load_from_disk(str(path))
-            return loaded["train"] if hasattr(loaded, "keys") else loaded
-        files = sorted(
-            f for ext in ("jsonl", "json", "parquet", "csv") for f in path.glob(f"*.{ext}")
-        )
-        if not files:
-            raise DataError(
-                f"{path} holds no dataset: save one with Dataset.save_to_disk, or put .jsonl / "
-                ".json / .parquet / .csv files in it."
-            )
-        return load_problems([str(f) for f in files])
-    return load_problems(source)
 
 
 def add_train_parser(commands: Any) -> None:
@@ -168,11 +132,79 @@ def add_train_parser(commands: Any) -> None:
         const=True,
         default=None,
         metavar="CHECKPOINT",
-        help="resume from the latest checkpoint in --output, or from CHECKPOINT",
+        help="resume from the newest complete checkpoint in --output (an error if none), "
+        "from CHECKPOINT, or with 'auto' from the newest complete one or else from the start",
+    )
+    train.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into an --output folder that holds other files (only tinyreason's files are "
+        "replaced) and, on a fresh start, delete an earlier run's checkpoints there",
     )
     train.add_argument("--preflight", action="store_true", help="check the data only; no training")
     train.add_argument("--gpu", default=None, help="GPU type for the estimate (default: this one)")
     train.set_defaults(run=run_train)
+
+
+def output_options(
+    output: str | Path | None, resume: str | bool | None, overwrite: bool
+) -> dict[str, Any]:
+    """The trainer options for ``train``'s output settings (flags or a recipe's section).
+
+    Args:
+        output: Where the student goes (None: the trainer's default).
+        resume: What ``--resume`` gives: True (the newest complete checkpoint), ``"auto"`` or a
+            checkpoint (None: start afresh).
+        overwrite: Replace an existing student.
+
+    Returns:
+        Only the options that were set, under the trainers' names.
+
+    Example:
+        >>> output_options("runs/s1", None, True)
+        {'output_dir': 'runs/s1', 'overwrite': True}
+    """
+    options: dict[str, Any] = {}
+    if output is not None:
+        options["output_dir"] = output
+    if resume is not None:
+        options["resume_from_checkpoint"] = resume
+    if overwrite:
+        options["overwrite"] = True
+    return options
+
+
+def train_with_progress(trainer: Any, dataset: Any) -> Any:
+    """Train with the trainer's progress lines (the ``tinyreason.training`` logger) on stdout.
+
+    The command-line ``train`` (flags or a recipe) shows them; library callers choose their own
+    logging, so the handler is removed again when training ends or fails.
+
+    Args:
+        trainer: The trainer (``tr.trainer(...)``).
+        dataset: The traces it trains on.
+
+    Returns:
+        What ``trainer.train(dataset)`` returns: the trained student.
+
+    Example:
+        >>> class Echo:
+        ...     def train(self, dataset):
+        ...         logging.getLogger("tinyreason.training").info("step 1")
+        ...         return dataset
+        >>> train_with_progress(Echo(), ["trace"])
+        step 1
+        ['trace']
+    """
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log = logging.getLogger("tinyreason.training")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        return trainer.train(dataset)
+    finally:
+        log.removeHandler(handler)
 
 
 def _say(message: str) -> None:
@@ -190,24 +222,13 @@ def run_train(args: argparse.Namespace) -> int:
     options.setdefault("format", args.format)
     if args.preset is not None:
         options["preset"] = args.preset
-    if args.output is not None:
-        options["output_dir"] = args.output
-    if args.resume is not None:
-        options["resume_from_checkpoint"] = args.resume
+    options.update(output_options(args.output, args.resume, args.overwrite))
     trainer = build("trainer", args.trainer, base=args.base, **options)
     dataset = load_traces(args.data)
     if args.preflight:
         report = trainer.preflight(dataset, gpu=args.gpu)
         _say(repr(report))
         return 0
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    log = logging.getLogger("tinyreason.training")
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    try:
-        student = trainer.train(dataset)
-    finally:
-        log.removeHandler(handler)
+    student = train_with_progress(trainer, dataset)
     _say(json.dumps({"student": str(student.path), "metrics": dict(student.metrics)}, default=str))
     return 0

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..errors import ConfigError
+from .. import artifacts
+from ..errors import ConfigError, DataError
+from .output import OVERWRITE_OPTION, STUDENT_KIND, STUDENT_VERSION
+from .ranges import Range
 from .sft import SFTTrainerBase
 
 __all__ = ["LoraTrainer", "merge_adapter"]
@@ -54,22 +57,25 @@ class LoraTrainer(SFTTrainerBase):
 
     name: ClassVar[str] = "lora"
     is_lora: ClassVar[bool] = True
+    RANGES: ClassVar[Mapping[str, Range]] = {
+        **SFTTrainerBase.RANGES,
+        "lora_r": Range(1),
+        "lora_alpha": Range(0, low_open=True),
+        "lora_dropout": Range(0, 1, high_open=True),
+    }
 
-    def __post_init__(self) -> None:
+    def _normalise(self) -> None:
+        super()._normalise()
         if isinstance(self.target_modules, list):  # from JSON or the command line
             object.__setattr__(self, "target_modules", tuple(self.target_modules))
-        super().__post_init__()
 
     def _problems(self) -> list[str]:
         problems = super()._problems()
-        if self.lora_r < 1:
-            problems.append(f"lora_r must be >= 1, got {self.lora_r}")
-        if self.lora_alpha <= 0:
-            problems.append(f"lora_alpha must be > 0, got {self.lora_alpha}")
-        if not 0 <= self.lora_dropout < 1:
-            problems.append(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
-        if not self.target_modules:
-            problems.append("target_modules must be 'all-linear' or a list of module names")
+        if not self.target_modules or any(not str(m).strip() for m in self.target_modules):
+            problems.append(
+                "target_modules must be 'all-linear' or a list of module names such as "
+                f"['q_proj', 'v_proj'], got {self.target_modules!r}"
+            )
         return problems
 
     def _dtype(self, args: Any) -> Any:
@@ -138,40 +144,33 @@ class LoraTrainer(SFTTrainerBase):
         if trainer.is_world_process_zero():
             # Merged into the base's own dtype (bf16 compute during training says nothing about
             # how the user keeps their weights); merge_adapter(dtype=...) converts on request.
-            merge_adapter(adapter_dir, output_dir, base=str(self.base))
+            # The trainer seals the whole folder afterwards, the adapter with it.
+            _merge(adapter_dir, output_dir, base=str(self.base))
             # TRL taught the model's generation config to stop on the format's end of turn.
             model = trainer.accelerator.unwrap_model(trainer.model)
             model.generation_config.save_pretrained(str(output_dir))
 
 
-def merge_adapter(
-    adapter_dir: str | Path,
-    output_dir: str | Path,
-    *,
-    base: str | None = None,
-    dtype: Any = None,
-) -> Path:
-    """Merge a LoRA adapter into its base and save a standalone model (and tokenizer).
+def _adapter_base(adapter_dir: Path) -> str:
+    config = adapter_dir / "adapter_config.json"
+    if not config.is_file():
+        raise DataError(
+            f"{adapter_dir} holds no adapter_config.json: it is not a LoRA adapter folder (train "
+            "one with tr.trainer('lora', ...))."
+        )
+    try:
+        return str(json.loads(config.read_text(encoding="utf-8"))["base_model_name_or_path"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataError(
+            f"{config} is damaged ({type(exc).__name__}: {exc}); pass base=... or train again."
+        ) from None
 
-    The base is loaded unquantized, so a QLoRA adapter merges into full-precision weights.
 
-    Args:
-        adapter_dir: The adapter folder (``adapter_config.json`` and weights).
-        output_dir: Where to write the merged model; ``AutoModelForCausalLM`` loads it alone.
-        base: The base model; None reads it from the adapter's config.
-        dtype: Weights' dtype (a ``torch.dtype``); None keeps the base's.
-
-    Example:
-        >>> merge_adapter("runs/s/adapter", "runs/s-merged")  # doctest: +SKIP
-        PosixPath('runs/s-merged')
-    """
+def _merge(adapter_dir: Path, output_dir: Path, *, base: str, dtype: Any = None) -> None:
+    """Write the merged model, tokenizer and tinyreason.json into ``output_dir`` (no manifest)."""
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    adapter_dir, output_dir = Path(adapter_dir), Path(output_dir)
-    if base is None:
-        config = json.loads((adapter_dir / "adapter_config.json").read_text())
-        base = config["base_model_name_or_path"]
     model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype or "auto")
     merged = PeftModel.from_pretrained(model, str(adapter_dir)).merge_and_unload()
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -180,5 +179,49 @@ def merge_adapter(
     AutoTokenizer.from_pretrained(str(source)).save_pretrained(str(output_dir))
     manifest = adapter_dir / "tinyreason.json"
     if manifest.exists() and manifest.parent != output_dir:
-        shutil.copy(manifest, output_dir / "tinyreason.json")
+        artifacts.write_bytes(output_dir / "tinyreason.json", manifest.read_bytes())
+
+
+def merge_adapter(
+    adapter_dir: str | Path,
+    output_dir: str | Path,
+    *,
+    base: str | None = None,
+    dtype: Any = None,
+    overwrite: bool = False,
+) -> Path:
+    """Merge a LoRA adapter into its base and save a standalone model (and tokenizer).
+
+    The base is loaded unquantized, so a QLoRA adapter merges into full-precision weights. The
+    output folder follows the trainers' rules: a folder holding files tinyreason did not write is
+    refused unless ``overwrite=True``, and the merged student is sealed with a manifest, last.
+
+    Args:
+        adapter_dir: The adapter folder (``adapter_config.json`` and weights); a student folder
+            tinyreason wrote is verified first.
+        output_dir: Where to write the merged model; ``AutoModelForCausalLM`` loads it alone.
+        base: The base model; None reads it from the adapter's config.
+        dtype: Weights' dtype (a ``torch.dtype``); None keeps the base's.
+        overwrite: Write into a folder that holds files tinyreason did not write.
+
+    Raises:
+        DataError: the adapter folder is missing, damaged, or not an adapter.
+        FolderNotOursError: ``output_dir`` holds files tinyreason did not write.
+
+    Example:
+        >>> merge_adapter("runs/s/adapter", "runs/s-merged")  # doctest: +SKIP
+        PosixPath('runs/s-merged')
+    """
+    from .output import STUDENT_REBUILD, StudentFolder
+
+    adapter_dir, output_dir = Path(adapter_dir), Path(output_dir)
+    if artifacts.is_ours(adapter_dir):
+        artifacts.verify(adapter_dir, STUDENT_KIND, STUDENT_VERSION, rebuild=STUDENT_REBUILD)
+    recorded = _adapter_base(adapter_dir)  # checks the folder is an adapter, before any load
+    base = base or recorded
+    artifacts.check_output(output_dir, STUDENT_KIND, overwrite=overwrite, option=OVERWRITE_OPTION)
+    folder = StudentFolder(output_dir, overwrite=overwrite)
+    folder.open()
+    _merge(adapter_dir, output_dir, base=base, dtype=dtype)
+    folder.seal({"trainer": "lora", "base": base, "merged_from": str(adapter_dir)})
     return output_dir

@@ -179,7 +179,7 @@ def _rows_text(indices: Sequence[int]) -> str:
 
 
 def _check_batching(trainer: Any, on_gpu: bool, longest: int) -> list[str]:
-    problems = []
+    problems: list[str] = []
     if not (trainer.packing or trainer.padding_free):
         return problems
     impl = trainer.attn_implementation or "sdpa"

@@ -14,35 +14,38 @@ devices, block size 32,768); :mod:`tinyreason.training.presets` lists them.
 from __future__ import annotations
 
 import logging
-import math
 import time
-import warnings
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from ..errors import ConfigError, DataError
+from ..errors import ConfigError
+from ..interfaces import StudentFormat
+from ..options import check_options
 from ..students.formats import ThinkFormat
-from ._runtime import TokenCounter, all_ranks, checkpoint_step, find_checkpoint, unwrap_selection
+from ._runtime import TokenCounter, all_ranks, run_metrics
 from .base import TrainedStudent
-from .config import rank, sft_config, world_size
-from .estimate import DEFAULT_MFU, gpu_key
-from .preflight import (
-    PreflightReport,
-    TruncationWarning,
-    count_parameters,
-    run_preflight,
-    token_lengths,
-    tokenized_rows,
+from .basemodel import loading
+from .checkpoints import (
+    ResumePlan,
+    RunComplete,
+    make_sealer,
 )
+from .config import rank, sft_config, world_size
+from .estimate import DEFAULT_MFU
+from .inputs import training_data
+from .output import StudentFolder
 from .presets import preset
+from .ranges import Range, range_problems
+from .sft_checks import SFTChecks, _local_gpu
+from .trackers import report_to_problems, tensorboard_dir, tensorboard_reports, trl_args_problems
 
 __all__ = ["FullTrainer", "SFTTrainerBase"]
 
 logger = logging.getLogger("tinyreason.training")
 
-_SAVE_STRATEGIES = ("no", "steps", "epoch")
-_DTYPES = ("float32", "bfloat16", "float16")
+_UNIT = Range(0, 1, high_open=True)
 
 
 def _resolve_format(fmt: Any) -> ThinkFormat:
@@ -56,7 +59,7 @@ def _resolve_format(fmt: Any) -> ThinkFormat:
 
 
 @dataclass(frozen=True)
-class SFTTrainerBase:
+class SFTTrainerBase(SFTChecks):
     """What the ``full`` and ``lora`` trainers share: data rendering, preflight, TRL, the card.
 
     Args:
@@ -83,6 +86,10 @@ class SFTTrainerBase:
         attn_implementation: The model's attention (None: transformers' default, sdpa);
             ``"flash_attention_2"`` on a GPU for long packed blocks.
         group_by_length: Batch rows of similar length together (less padding).
+        conditioning: Train a token- (``"tokens"``: "Think for up to N tokens.") or
+            step-conditional (``"steps"``: "K steps left" markers) student, as s1's TCC / SCC
+            baselines (:mod:`tinyreason.students.conditioning`); None trains on the traces as
+            they are.
         seed: Seed of data order and dropout.
         bf16: Compute in bfloat16 (autocast); None picks it on a GPU that supports it.
         model_dtype: The weights' dtype in memory: ``"float32"``, ``"bfloat16"``... None keeps
@@ -94,14 +101,35 @@ class SFTTrainerBase:
             ``save_steps`` is set, else ``"no"``.
         save_steps: Save a checkpoint every this many steps.
         save_total_limit: Keep at most this many checkpoints.
-        resume_from_checkpoint: True resumes from the latest checkpoint in ``output_dir``; a path
-            resumes from that checkpoint.
-        logging_steps: Log the loss every this many steps.
+        resume_from_checkpoint: Where training starts. None (a fresh start; refused while
+            ``output_dir`` holds an earlier run's checkpoints, unless ``overwrite``); True (the
+            newest checkpoint in ``output_dir`` that verifies complete; an error if none);
+            ``"auto"`` (that checkpoint, or a fresh start if none); a checkpoint folder (which
+            must verify). docs/training.md has the rules.
+        logging_steps: Log the loss every this many steps (to the trackers too).
+        report_to: Trackers the loss and learning rate go to, through transformers' callbacks:
+            ``"tensorboard"``, ``"wandb"``, ``"trackio"``, ``"mlflow"`` (any integration
+            transformers knows), a list of them, ``"all"`` (every one installed) or ``"none"``.
+            None leaves TRL's default: no tracker in transformers 5 (docs/training.md).
+        run_name: The run's name in the trackers (wandb, trackio, mlflow...).
+        logging_dir: Where ``"tensorboard"`` writes its event files (default: transformers',
+            ``runs/<date>_<host>`` inside ``output_dir``, so they are part of the student).
+        trl_args: Any other field of TRL's ``SFTConfig`` (``{"neftune_noise_alpha": 5}``),
+            checked against its fields and types when the trainer is made; fields a tinyreason
+            option sets are refused, naming the option (:mod:`tinyreason.training.trackers`).
         progress: Show a progress bar.
+        overwrite: Write into an ``output_dir`` that holds files tinyreason did not write (only
+            tinyreason's files are replaced; the others are left alone), and on a fresh start
+            delete an earlier run's checkpoints there.
+
+    Options are checked when the trainer is made: their types against these annotations
+    (:func:`tinyreason.options.check_options`, all type problems at once), then their values
+    against :attr:`RANGES` (all at once). Files and folders are checked by :meth:`preflight` and
+    :meth:`train` before any model loads.
     """
 
     base: str | Path
-    format: Any = "qwen-s1"
+    format: str | StudentFormat = "qwen-s1"
     output_dir: str | Path | None = None
     preset: str = "s1"
     epochs: float | None = None
@@ -119,157 +147,110 @@ class SFTTrainerBase:
     padding_free: bool = False
     attn_implementation: str | None = None
     group_by_length: bool = False
+    conditioning: Literal["tokens", "steps"] | None = None
     seed: int = 0
     bf16: bool | None = None
-    model_dtype: str | None = None
+    model_dtype: Literal["float32", "bfloat16", "float16"] | None = None
     gradient_checkpointing: bool | None = None
-    save_strategy: str | None = None
+    save_strategy: Literal["no", "steps", "epoch"] | None = None
     save_steps: int | None = None
     save_total_limit: int | None = None
-    resume_from_checkpoint: bool | str | None = None
+    resume_from_checkpoint: bool | str | Path | None = None
     logging_steps: int = 10
+    report_to: str | list[str] | None = None
+    run_name: str | None = None
+    logging_dir: str | Path | None = None
+    trl_args: Mapping[str, Any] | None = None
     progress: bool = True
+    overwrite: bool = False
     _format: ThinkFormat = field(init=False, repr=False, compare=False)
 
     name: ClassVar[str] = "sft"
     is_lora: ClassVar[bool] = False
+    #: The values each numeric option may take (None always means "unset": the preset's value).
+    RANGES: ClassVar[Mapping[str, Range]] = {
+        "epochs": Range(0, low_open=True),
+        "max_steps": Range(1),
+        "learning_rate": Range(0, low_open=True),
+        "batch_size": Range(1),
+        "per_device_batch_size": Range(1),
+        "warmup_ratio": _UNIT,
+        "min_lr_ratio": _UNIT,
+        "weight_decay": Range(0),
+        "adam_betas": _UNIT,
+        "max_grad_norm": Range(0),  # 0 turns clipping off
+        "block_size": Range(1),
+        "seed": Range(0),
+        "save_steps": Range(1),
+        "save_total_limit": Range(1),
+        "logging_steps": Range(1),
+    }
 
     def __post_init__(self) -> None:
-        for key, value in preset(self.preset).items():
-            if getattr(self, key) is None:
-                object.__setattr__(self, key, value)
-        if not isinstance(self.adam_betas, tuple):
-            object.__setattr__(self, "adam_betas", tuple(self.adam_betas))
-        if self.save_strategy is None:
-            object.__setattr__(self, "save_strategy", "steps" if self.save_steps else "no")
-        problems = self._problems()
+        given = {f.name: getattr(self, f.name) for f in fields(self) if f.init}
+        # Types first: the hand-written checks after the ranges assume the right types.
+        problems = check_options(type(self), given)
+        complete = not problems  # every type right, and (below) every preset value filled in
+        try:
+            values = preset(self.preset) if isinstance(self.preset, str) else {}
+        except ConfigError as exc:
+            problems += exc.problems
+            complete = False
+        else:
+            for key, value in values.items():
+                if getattr(self, key) is None:
+                    object.__setattr__(self, key, value)
+        self._normalise()
+        problems += range_problems(self, self.RANGES)
+        if complete:
+            problems += self._problems()
         if problems:
             raise ConfigError(problems)
         object.__setattr__(self, "_format", _resolve_format(self.format))
 
+    def _normalise(self) -> None:
+        """Lists from JSON or the command line become tuples; a default save strategy."""
+        if isinstance(self.adam_betas, list):
+            object.__setattr__(self, "adam_betas", tuple(self.adam_betas))
+        if isinstance(self.report_to, tuple):
+            object.__setattr__(self, "report_to", list(self.report_to))
+        if self.trl_args is not None and not isinstance(self.trl_args, dict):
+            object.__setattr__(self, "trl_args", dict(self.trl_args))
+        if self.save_strategy is None:
+            object.__setattr__(self, "save_strategy", "no" if self.save_steps is None else "steps")
+
     def _problems(self) -> list[str]:
-        """Every invalid option, each with its fix (subclasses add theirs)."""
+        """What the types and :attr:`RANGES` cannot say (subclasses add theirs).
+
+        Called when every type is right and the preset filled in the rest; values may still be
+        out of range.
+        """
         problems = []
-        if self.max_steps is not None and self.max_steps < 1:
-            problems.append(f"max_steps must be >= 1, got {self.max_steps}")
-        if self.epochs <= 0:
-            problems.append(f"epochs must be > 0, got {self.epochs}")
-        for name in ("learning_rate", "batch_size", "per_device_batch_size", "block_size"):
-            if getattr(self, name) <= 0:
-                problems.append(f"{name} must be > 0, got {getattr(self, name)}")
-        if self.batch_size % self.per_device_batch_size:
+        batch, per_device = self.batch_size, self.per_device_batch_size
+        assert batch is not None and per_device is not None  # filled in from the preset
+        if per_device > 0 and batch % per_device:
             problems.append(
                 f"batch_size ({self.batch_size}) must be a multiple of per_device_batch_size "
                 f"({self.per_device_batch_size})"
             )
-        if not 0 <= self.warmup_ratio < 1:
-            problems.append(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-        if not 0 <= self.min_lr_ratio < 1:
-            problems.append(f"min_lr_ratio must be in [0, 1), got {self.min_lr_ratio}")
-        if len(self.adam_betas) != 2:
-            problems.append(f"adam_betas must be two numbers, got {self.adam_betas}")
-        if self.save_strategy not in _SAVE_STRATEGIES:
+        if self.save_strategy == "no" and self.save_steps is not None:
             problems.append(
-                f"save_strategy must be one of {', '.join(_SAVE_STRATEGIES)}, got "
-                f"{self.save_strategy!r}"
+                f"save_steps={self.save_steps} with save_strategy='no' saves nothing: drop one"
             )
-        if self.model_dtype not in (None, *_DTYPES):
+        resume = self.resume_from_checkpoint
+        if isinstance(resume, str) and not resume.strip():
             problems.append(
-                f"model_dtype must be one of {', '.join(_DTYPES)} or None, got {self.model_dtype!r}"
+                "resume_from_checkpoint is empty: pass True, 'auto' or a checkpoint folder"
             )
-        if self.save_steps is not None and self.save_steps < 1:
-            problems.append(f"save_steps must be >= 1, got {self.save_steps}")
+        # Trackers and TRL's own fields: transformers and TRL load only when these are set.
+        problems += report_to_problems(self.report_to)
+        problems += trl_args_problems(self.trl_args)
+        if self.logging_dir is not None and not tensorboard_reports(self.report_to):
+            problems.append(
+                "logging_dir is where tensorboard writes: add report_to='tensorboard' (or drop "
+                "logging_dir)"
+            )
         return problems
-
-    # -- data --------------------------------------------------------------------------------
-
-    def examples(self, dataset: Any, tokenizer: Any) -> Any:
-        """Render a traces Dataset into TRL prompt/completion rows through the student format.
-
-        Raises:
-            DataError: rows lack thinking or an answer (the message names the first ones).
-        """
-        from datasets import Dataset
-
-        dataset, _ = unwrap_selection(dataset, None)
-        missing = [
-            c
-            for c in ("question", "thinking_trajectories", "attempt")
-            if c not in dataset.column_names
-        ]
-        if missing:
-            raise DataError(
-                f"the training Dataset lacks {missing}; it needs traces: distil with a teacher "
-                "(tr.teacher(...).distill) or load a traces set such as s1K."
-            )
-        rows, empty = [], []
-        for i, row in enumerate(dataset):
-            thinking = row["thinking_trajectories"]
-            thinking = "\n".join(thinking) if isinstance(thinking, list) else (thinking or "")
-            answer = row["attempt"] or ""
-            if not thinking.strip() or not answer.strip():
-                empty.append(i)
-                continue
-            rows.append(self._format.training_example(tokenizer, row["question"], thinking, answer))
-        if empty:
-            raise DataError(
-                f"{len(empty)} row(s) have no thinking or no answer (first: {empty[:5]}); "
-                "drop them first, e.g. tr.select(ds, tr.selector('quality'))."
-            )
-        if not rows:
-            raise DataError("the training Dataset holds no rows.")
-        return Dataset.from_list(rows)
-
-    # -- checks ------------------------------------------------------------------------------
-
-    def _check_runtime(self, on_gpu: bool) -> None:
-        """Settings that depend on the machine (subclasses add theirs)."""
-
-    def _prepare(
-        self, dataset: Any, gpu: str | None, mfu: float, on_gpu: bool
-    ) -> tuple[Any, Any, PreflightReport, Any]:
-        from transformers import AutoTokenizer
-
-        self._check_runtime(on_gpu)
-        tokenizer = AutoTokenizer.from_pretrained(str(self.base))
-        self._format.tokens(tokenizer)  # delimiters must fit the tokenizer: fail before compute
-        examples = self.examples(dataset, tokenizer)
-        parameters = count_parameters(str(self.base)) if gpu else None
-        tokens = token_lengths(tokenizer, examples)
-        with warnings.catch_warnings():
-            if rank() != 0:  # one warning per run, not one per process
-                warnings.simplefilter("ignore", TruncationWarning)
-            report = run_preflight(
-                self,
-                examples,
-                tokenizer,
-                on_gpu=on_gpu,
-                parameters=parameters,
-                gpu=gpu,
-                mfu=mfu,
-                tokens=tokens,
-            )
-        return tokenizer, examples, report, tokenized_rows(tokens[0], tokens[3])
-
-    def preflight(
-        self, dataset: Any, *, gpu: str | None = None, mfu: float = DEFAULT_MFU
-    ) -> PreflightReport:
-        """Check a traces Dataset (or Selection) against these settings, without training.
-
-        Args:
-            dataset: The traces to train on.
-            gpu: GPU type for the GPU-hours estimate; None uses this machine's GPU, or H100.
-            mfu: Assumed model FLOPs utilisation for the estimate.
-
-        Raises:
-            DataError: rows lack thinking or answers, or would train on nothing.
-            ConfigError: the format does not fit the tokenizer, the block size is shorter than
-                every row, the end of turn is not trained, or batching breaks the masking.
-        """
-        import torch
-
-        on_gpu = torch.cuda.is_available()
-        return self._prepare(dataset, gpu or _local_gpu(on_gpu), mfu, on_gpu)[2]
 
     # -- training ----------------------------------------------------------------------------
 
@@ -286,7 +267,8 @@ class SFTTrainerBase:
         kwargs: dict[str, Any] = {"dtype": self._dtype(args)}
         if self.attn_implementation:
             kwargs["attn_implementation"] = self.attn_implementation
-        return AutoModelForCausalLM.from_pretrained(str(self.base), **kwargs)
+        with loading(self.base, "model"):
+            return AutoModelForCausalLM.from_pretrained(str(self.base), **kwargs)
 
     def _peft_config(self) -> Any:
         return None
@@ -299,7 +281,7 @@ class SFTTrainerBase:
         values = {
             k: (str(v) if isinstance(v, Path) else v)
             for k, v in asdict(self).items()
-            if k != "format" and not k.startswith("_")
+            if k not in ("format", "overwrite") and not k.startswith("_")
         }
         return values | {
             "trainer": self.name,
@@ -313,47 +295,59 @@ class SFTTrainerBase:
             "lr_scheduler": str(getattr(args.lr_scheduler_type, "value", args.lr_scheduler_type)),
         }
 
-    def _output_dir(self) -> Path:
-        # Named after the trainer, so a full and a LoRA run of one base do not overwrite each other.
-        return Path(self.output_dir or Path("runs") / f"{Path(str(self.base)).name}-{self.name}")
-
     def sft_trainer(self, dataset: Any) -> Any:
         """The configured TRL ``SFTTrainer``, after preflight, ready to train (not trained).
 
         For inspection (its batches, its collator) or to add callbacks before ``.train()``; the
-        usual path is :meth:`train`, which also saves the student, its manifest and card.
+        usual path is :meth:`train`, which also marks the output folder, resumes from a verified
+        checkpoint, and saves the student, its manifest and card.
 
         Raises:
-            DataError, ConfigError: as :meth:`preflight`.
+            DataError, ConfigError, ArtifactError: as :meth:`preflight`.
         """
+        return self._build(dataset)[0]
+
+    def _build(self, dataset: Any) -> tuple[Any, ResumePlan]:
         import torch
         from trl import SFTTrainer
 
         on_gpu = torch.cuda.is_available()
-        dataset, _ = unwrap_selection(dataset, None)
-        gpu = _local_gpu(on_gpu)
-        tokenizer, examples, report, rows = self._prepare(dataset, gpu, DEFAULT_MFU, on_gpu)
+        dataset, _ = training_data(dataset)
+        prepared = self._prepare(dataset, _local_gpu(on_gpu), DEFAULT_MFU, on_gpu)
+        tokenizer, plan = prepared.tokenizer, prepared.plan
         args = sft_config(
-            self, self._output_dir(), len(examples), on_gpu, self._format.eot(tokenizer)
+            self, self._output_dir(), len(prepared.examples), on_gpu, self._format.eot(tokenizer)
         )
         if rank() == 0:
-            logger.info("%r", report)
+            logger.info("%r", prepared.report)
             logger.info("effective hyperparameters: %s", self._hyperparameters(args))
-        trainer = SFTTrainer(
-            model=self._load_model(args, on_gpu),
-            args=args,
-            train_dataset=rows,  # tokenized: trained exactly as rendered (no EOS added)
-            processing_class=tokenizer,
-            peft_config=self._peft_config(),
-        )
-        trainer.data_collator = TokenCounter(trainer.data_collator)
-        return trainer
+        meta = {"trainer": self.name, "base": str(self.base), "data": prepared.fingerprint}
+        model = self._load_model(args, on_gpu)
+        with tensorboard_dir(self.logging_dir):  # transformers 5 reads it when the Trainer starts
+            trainer = SFTTrainer(
+                model=model,
+                args=args,
+                train_dataset=prepared.rows,  # tokenized: trained as rendered (no EOS added)
+                processing_class=tokenizer,
+                peft_config=self._peft_config(),
+            )
+        counter = TokenCounter(trainer.data_collator)
+        counter.install(trainer)
+        sealer = make_sealer(meta, counter, plan.progress)
+        sealer.trainer = trainer
+        trainer.add_callback(sealer)
+        return trainer, plan
 
     def train(self, dataset: Any, *, selection: Any = None) -> TrainedStudent:
-        """Check, fine-tune on a traces Dataset (or Selection) and save the student.
+        """Check, fine-tune on a traces Dataset (or Selection, or a path) and save the student.
+
+        Every input is checked before any model loads (:meth:`preflight`'s checks, the output
+        folder and the checkpoint to resume from). The student's folder is written whole: the
+        model, tokenizer, ``tinyreason.json`` and card, then its manifest, last.
 
         Args:
-            dataset: The traces; a Selection trains on its kept rows and records its funnel.
+            dataset: The traces; a Selection trains on its kept rows and records its funnel; a
+                path is read as ``tinyreason train --data`` reads it.
             selection: The Selection the rows came from, for the model card.
 
         Returns:
@@ -361,17 +355,25 @@ class SFTTrainerBase:
         """
         from .card import data_manifest, write_model_card
 
-        dataset, selection = unwrap_selection(dataset, selection)
+        dataset, selection = training_data(dataset, selection)
         output_dir = self._output_dir()
-        checkpoint = find_checkpoint(output_dir, self.resume_from_checkpoint)
-        trainer = self.sft_trainer(dataset)
+        trainer, plan = self._build(dataset)
+        folder = StudentFolder(output_dir, overwrite=self.overwrite)
+        trainer.accelerator.wait_for_everyone()  # every rank has planned from the same folder
+        if trainer.is_world_process_zero():
+            plan.tidy()
+            folder.open(resuming=plan.checkpoint is not None)
+        trainer.accelerator.wait_for_everyone()  # no rank writes before the folder is ours
         start = time.perf_counter()
-        result = trainer.train(resume_from_checkpoint=checkpoint)
+        checkpoint = str(plan.checkpoint) if plan.checkpoint is not None else None
+        try:
+            train_loss = trainer.train(resume_from_checkpoint=checkpoint).training_loss
+        except RunComplete:  # the checkpoint is the run's last step: its weights are the student
+            train_loss = 0.0  # no step here; the checkpoint's progress holds the run's loss
         runtime = time.perf_counter() - start
         per_rank = all_ranks(trainer.data_collator.counts())  # collective: every rank
         self._finish(trainer, output_dir, trainer.args)
-        metrics = _metrics(trainer, result.training_loss, runtime, per_rank)
-        metrics["resumed_from_step"] = float(checkpoint_step(checkpoint))
+        metrics = run_metrics(trainer, train_loss, runtime, per_rank, plan)
         hyperparameters = self._hyperparameters(trainer.args)
         data = data_manifest(dataset, selection)
         student = TrainedStudent(
@@ -390,33 +392,17 @@ class SFTTrainerBase:
                 metrics=metrics,
                 adapter=self.is_lora and not getattr(self, "merge", False),
             )
+            folder.seal(
+                {
+                    "trainer": self.name,
+                    "base": str(self.base),
+                    "format": self._format.name,
+                    "steps": int(metrics["steps"]),
+                    "data": data.get("fingerprint"),
+                }
+            )
         trainer.accelerator.wait_for_everyone()  # every rank returns once the folder is complete
         return student
-
-
-def _metrics(
-    trainer: Any, train_loss: float, runtime: float, per_rank: list[dict[str, int]]
-) -> dict[str, Any]:
-    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
-    tokens = sum(r["tokens"] for r in per_rank)
-    return {
-        "train_loss": float(train_loss),
-        # The last logged loss is already a mean over its logging window; a run shorter than
-        # logging_steps logged none, and then its mean loss is the best figure there is.
-        "final_loss": float(losses[-1]) if losses else float(train_loss),
-        "steps": float(trainer.state.global_step),
-        "runtime_s": runtime,
-        "examples": float(len(trainer.train_dataset)),
-        "tokens": float(tokens),
-        "trained_tokens": float(sum(r["trained"] for r in per_rank)),
-        "tokens_per_s": tokens / runtime if runtime > 0 else math.nan,
-        "padding_fraction": 1 - tokens / max(1, sum(r["slots"] for r in per_rank)),
-        "tokens_per_rank": [r["tokens"] for r in per_rank],
-        # (step, loss) at every logging step: the training curve, for plots and for checks.
-        "loss_curve": [
-            [int(e["step"]), float(e["loss"])] for e in trainer.state.log_history if "loss" in e
-        ],
-    }
 
 
 @dataclass(frozen=True)
@@ -436,15 +422,3 @@ class FullTrainer(SFTTrainerBase):
     """
 
     name: ClassVar[str] = "full"
-
-
-def _local_gpu(on_gpu: bool) -> str:
-    """The table key of this machine's GPU, or H100 (s1's GPU) when none or unknown."""
-    if on_gpu:
-        import torch
-
-        try:
-            return gpu_key(torch.cuda.get_device_name(0))
-        except ConfigError:
-            pass
-    return "H100"
