@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,35 +89,64 @@ def _json_rows(path: Path, text: str) -> list[Any]:
         try:
             rows.append(json.loads(line))
         except json.JSONDecodeError as exc:
-            raise DataError(f"{path}, line {number}: not valid JSON ({exc.msg}).") from exc
+            raise DataError(
+                f"{path}, line {number}: not valid JSON ({exc.msg}, column {exc.colno}); fix or "
+                "remove that line."
+            ) from None
     return rows
 
 
 def _read_one(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
-        raise DataError(f"no such file: {path}")
+        raise DataError(
+            f"no such file: {path}; check the path (relative paths start at {Path.cwd()})."
+        )
+    if path.is_dir():
+        raise DataError(
+            f"{path} is a folder; pass the benchmark's file inside it (JSON, JSONL, ...)."
+        )
     suffix = path.suffix.lower()
     if suffix not in _READERS:
         raise DataError(
             f"cannot tell how to read {path}: use a {', '.join(_READERS)} file (by its suffix)."
         )
+    try:
+        rows = _rows_of(path, suffix)
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path} is not UTF-8 text (byte {exc.start} cannot be decoded); save it as UTF-8, "
+            "or check that it is the file you meant."
+        ) from None
+    except PermissionError:
+        raise DataError(
+            f"{path} cannot be read (permission denied); fix its permissions."
+        ) from None
+    except OSError as exc:
+        raise DataError(f"{path} cannot be read ({exc.strerror or exc}).") from None
+    bad = [i for i, row in enumerate(rows) if not isinstance(row, Mapping)]
+    if bad:
+        raise DataError(f"{path}: rows {bad[:5]} are not objects; each row must be a JSON object.")
+    return [dict(row) for row in rows]
+
+
+def _rows_of(path: Path, suffix: str) -> list[Any]:
     if suffix == ".parquet":
         import pyarrow.parquet as pq  # datasets depends on pyarrow, so it is always there
 
         try:
             rows: list[Any] = pq.read_table(path).to_pylist()
         except Exception as exc:  # pyarrow raises several kinds for a damaged file
-            raise DataError(f"could not read {path} as Parquet ({exc}).") from exc
-    elif suffix == ".csv":
+            raise DataError(f"could not read {path} as Parquet ({exc}).") from None
+        return rows
+    if suffix == ".csv":
         # utf-8-sig: spreadsheets (and GPQA's own CSV) start with a byte-order mark.
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            rows = list(csv.DictReader(handle))
-    else:
-        rows = _json_rows(path, path.read_text(encoding="utf-8"))
-    bad = [i for i, row in enumerate(rows) if not isinstance(row, Mapping)]
-    if bad:
-        raise DataError(f"{path}: rows {bad[:5]} are not objects; each row must be a JSON object.")
-    return [dict(row) for row in rows]
+            reader = csv.DictReader(handle)
+            try:
+                return list(reader)
+            except csv.Error as exc:
+                raise DataError(f"{path}, line {reader.line_num}: not valid CSV ({exc}).") from None
+    return _json_rows(path, path.read_text(encoding="utf-8"))
 
 
 def read_rows(path: Paths) -> list[dict[str, Any]]:
@@ -233,7 +263,7 @@ def _math_problem(
     if question is None:
         wanted = question_column or " / ".join(QUESTION_COLUMNS)
         raise DataError(
-            f"row {index} of {name!r} has no question (looked in {wanted}; the row has "
+            f"row {index} of {name!r} ({source}) has no question (looked in {wanted}; the row has "
             f"{sorted(row)}); name the column with question_column=..."
         )
     if template is not None:
@@ -253,6 +283,17 @@ def _math_problem(
     )
 
 
+def repeated_ids(problems: Sequence[Problem]) -> list[str]:
+    """The ids more than one problem has, sorted.
+
+    Example:
+        >>> repeated_ids([Problem("b", "?"), Problem("a", "?"), Problem("b", "?")])
+        ['b']
+    """
+    counts = Counter(p.id for p in problems)
+    return sorted(i for i, n in counts.items() if n > 1)
+
+
 def _check(name: str, problems: list[Problem], where: str) -> list[Problem]:
     """Refuse an empty benchmark, problems without answers, or repeated ids, saying how to fix."""
     if not problems:
@@ -264,8 +305,7 @@ def _check(name: str, problems: list[Problem], where: str) -> list[Problem]:
             f"{unanswered[:3]}): no answer column and no \\boxed{{}} answer in a solution. Name "
             "the column with answer_column=... (LocalBenchmark) or fix the file."
         )
-    seen: set[str] = set()
-    repeated = sorted({p.id for p in problems if p.id in seen or seen.add(p.id)})  # type: ignore[func-returns-value]
+    repeated = repeated_ids(problems)
     if repeated:
         raise DataError(
             f"problem ids repeat in {name!r}: {repeated[:5]}; give each row a unique id (or "

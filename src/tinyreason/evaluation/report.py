@@ -15,20 +15,28 @@ Every number comes from one pool of samples per problem and budget (``samples=k`
 The manifest's ``"evaluation"`` entry (:func:`evaluation_settings`) says how the run was graded:
 the prompt template, the answer extraction rule, the grader and the generation budget; the text
 and HTML views show it above the table.
+
+This module is the record and its numbers; how it is shown (text, HTML, plot) is
+:mod:`~tinyreason.evaluation.report_views`, how it is saved and loaded
+:mod:`~tinyreason.evaluation.report_files`, and what its manifest holds
+:mod:`~tinyreason.evaluation.manifest`.
 """
 
 from __future__ import annotations
 
 import json
-import math
-import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..records import Problem, Solution
+from . import report_files, report_views
+from .manifest import evaluation_settings
 from .metrics import ScalingMetrics, bootstrap_interval, k_values, pass_at_k, s1_metrics
+from .report_files import REPORT_FILES as REPORT_FILES
+from .report_files import REPORT_KIND as REPORT_KIND
+from .report_files import REPORT_VERSION as REPORT_VERSION
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -188,6 +196,9 @@ class Report:
         """Per (setting, problem) rows: answer, reference, correctness, thinking tokens, text."""
         from datasets import Dataset
 
+        return Dataset.from_list(self._row_records())
+
+    def _row_records(self) -> list[dict[str, Any]]:
         records = []
         for s in self.settings:
             every_answers = s.sample_answers or [[] for _ in s.problems]
@@ -211,7 +222,7 @@ class Report:
                         "output": sol.generations[0].text,
                     }
                 )
-        return Dataset.from_list(records)
+        return records
 
     @property
     def evaluation(self) -> dict[str, Any]:
@@ -227,117 +238,36 @@ class Report:
         settings = self.manifest.get("evaluation")
         return dict(settings) if isinstance(settings, Mapping) else {}
 
-    # -- display -----------------------------------------------------------------------------
+    # -- views (tinyreason.evaluation.report_views) ------------------------------------------
 
-    def _evaluation_lines(self) -> list[tuple[str, str]]:
-        """(label, text) pairs saying how the run was graded, for the text and HTML views."""
-        settings = self.evaluation
-        lines = []
-        if settings.get("prompt_template") is not None:
-            template = json.dumps(settings["prompt_template"])
-            lines.append(("prompt", f"{settings.get('prompt', '')} {template}".strip()))
-            if settings.get("chat_template"):
-                lines[-1] = ("prompt", f"{lines[-1][1]}, {settings['chat_template']}")
-        for key in ("extraction", "grader"):
-            if settings.get(key):
-                lines.append((key, str(settings[key])))
-        if "max_new_tokens" in settings:
-            budget = settings["max_new_tokens"]
-            lines.append(
-                ("max_new_tokens", "sized by the scaler" if budget is None else str(budget))
-            )
-        return lines
+    def grader_agreement(self, grader: Any = None) -> dict[str, Any]:
+        """Where a second grader on the whole response disagrees with this report's grades.
 
-    def _pool_columns(self) -> list[str]:
-        """The pass@k / maj@k columns worth a glance: pass@1, then pass@n and maj@n if n > 1."""
-        n = min(s.samples for s in self.settings) if self.settings else 1
-        extra = [f"pass@{n}", f"maj@{n}"] if n > 1 else []
-        return ["pass@1", *extra]
+        ``grader`` defaults to :class:`~tinyreason.answers.FullTextGrader` (math-verify on the
+        whole response, as open-r1 and lighteval grade). See
+        :func:`~tinyreason.evaluation.agreement.grader_agreement` for what is returned.
+        """
+        from ..answers import FullTextGrader
+        from .agreement import grader_agreement
+
+        return grader_agreement(self, grader if grader is not None else FullTextGrader())
 
     def __repr__(self) -> str:
-        columns = self._pool_columns()
-        table = self.table()
-        unparsed = bool(table) and all("unparsed" in row for row in table)
-        header = f"{'setting':<16}{'accuracy':>9}  {'95% CI':<15}" + "".join(
-            f"{c:>9}" for c in columns
-        )
-        header += f"{'unparsed':>9}" if unparsed else ""
-        lines = [f"Report: {self.benchmark}"]
-        for label, text in self._evaluation_lines():
-            lines.append(
-                textwrap.fill(text, 100, initial_indent=f"{label}: ", subsequent_indent="    ")
-            )
-        lines.append(header + f"{'thinking':>10}{'n':>6}")
-        for row in table:
-            lo, hi = row["ci95"]
-            pool = "".join(f"{row.get(c, math.nan):>8.1f}%" for c in columns)
-            pool += f"{row['unparsed']:>8.1f}%" if unparsed else ""
-            lines.append(
-                f"{row['setting']:<16}{row['accuracy']:>8.1f}%  [{lo:5.1f}, {hi:5.1f}]  {pool}"
-                f"{row['thinking_tokens']:>10.1f}{row['problems']:>6}"
-            )
-        m = self.metrics
-        lines.append(
-            f"s1 metrics: Control {100 * m.control:.0f}%  Scaling {_fmt(m.scaling)} "
-            f"points/token  Performance {_fmt(m.performance)}%"
-        )
-        return "\n".join(lines)
+        return report_views.text(self)
 
     def _repr_html_(self) -> str:
-        import html
-
-        columns = self._pool_columns()
-        if self.table() and all("unparsed" in row for row in self.table()):
-            columns = [*columns, "unparsed"]
-        cells = "".join(
-            "<tr>"
-            f"<td>{html.escape(r['setting'])}</td><td>{r['accuracy']:.1f}%</td>"
-            f"<td>[{r['ci95'][0]:.1f}, {r['ci95'][1]:.1f}]</td>"
-            + "".join(f"<td>{r.get(c, math.nan):.1f}%</td>" for c in columns)
-            + f"<td>{r['thinking_tokens']:.1f}</td><td>{r['problems']}</td></tr>"
-            for r in self.table()
-        )
-        heads = "".join(f"<th>{c}</th>" for c in columns)
-        m = self.metrics
-        settings = "".join(
-            f"<br><i>{html.escape(label)}</i>: {html.escape(text)}"
-            for label, text in self._evaluation_lines()
-        )
-        return (
-            f"<p><b>{html.escape(self.benchmark)}</b>{settings}</p><table><thead><tr><th>setting</th>"
-            f"<th>accuracy</th><th>95% CI</th>{heads}<th>thinking tokens</th><th>n</th>"
-            f"</tr></thead><tbody>{cells}</tbody></table><p>Control {100 * m.control:.0f}% · "
-            f"Scaling {_fmt(m.scaling)} · Performance {_fmt(m.performance)}%</p>"
-        )
+        return report_views.html_table(self)
 
     def plot(
         self, path: str | Path | None = None, ax: Any = None, label: str | None = None
     ) -> Figure:
-        """Accuracy (with 95% intervals) against mean thinking tokens; saved as PNG if ``path``.
+        """Accuracy (with 95% intervals) against mean thinking tokens; saved if ``path`` is given.
+
+        The file's format follows its suffix (PNG without one); it is written whole.
 
         Pass ``ax`` to draw several reports on one figure.
         """
-        import matplotlib.pyplot as plt  # headless machines fall back to Agg on their own
-
-        fig = ax.figure if ax is not None else plt.figure(figsize=(6, 4))
-        ax = ax or fig.add_subplot()
-        table = self.table()
-        xs = [r["thinking_tokens"] for r in table]
-        ys = [r["accuracy"] for r in table]
-        err = [
-            [y - r["ci95"][0] for y, r in zip(ys, table, strict=True)],
-            [r["ci95"][1] - y for y, r in zip(ys, table, strict=True)],
-        ]
-        ax.errorbar(xs, ys, yerr=err, marker="o", capsize=3, label=label or self.benchmark)
-        ax.set_xlabel("average thinking tokens")
-        ax.set_ylabel("accuracy (%)")
-        ax.set_title(f"Test-time scaling on {self.benchmark}")
-        ax.grid(alpha=0.3)
-        if label:
-            ax.legend()
-        if path is not None:
-            fig.savefig(path, dpi=120, bbox_inches="tight")
-        return fig
+        return report_views.plot(self, path, ax, label)
 
     def to_dict(self) -> dict[str, Any]:
         """The summary as JSON-friendly data (no per-problem rows)."""
@@ -349,77 +279,37 @@ class Report:
             "manifest": self.manifest,
         }
 
-    def save(self, folder: str | Path) -> Path:
-        """Write ``report.json``, ``rows.jsonl`` and ``scaling.png`` into ``folder``."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "report.json").write_text(json.dumps(self.to_dict(), indent=2, default=str))
-        self.rows.to_json(str(folder / "rows.jsonl"))
-        import matplotlib.pyplot as plt
+    # -- files (tinyreason.evaluation.report_files) ------------------------------------------
 
-        plt.close(self.plot(folder / "scaling.png"))
-        return folder
+    def save(self, folder: str | Path, *, overwrite: bool = False) -> Path:
+        """Write the report into ``folder``, each file whole, and seal it (kind ``"report"``).
 
+        Files: ``report.json`` (the table, the metrics, the manifest and each setting),
+        ``rows.jsonl`` (the per-problem rows), ``solutions.jsonl`` (every problem and solution,
+        so :meth:`load` gives the report back equal) and ``scaling.png``. A folder that holds
+        files tinyreason did not write is refused unless ``overwrite`` (and then only the report's
+        files are written).
 
-def _fmt(value: float) -> str:
-    return "n/a" if math.isnan(value) else f"{value:.3g}"
+        Raises:
+            FolderNotOursError: ``folder`` holds other files, or another kind of artifact.
+            ArtifactError: ``folder`` cannot be written.
 
+        Example:
+            >>> folder = report.save("runs/aime24-report")  # doctest: +SKIP
+            >>> Report.load(folder) == report  # doctest: +SKIP
+            True
+        """
+        return report_files.save(self, folder, overwrite=overwrite)
 
-def evaluation_settings(
-    benchmark: Any,
-    answer_kind: str,
-    grader: Any,
-    *,
-    think_end: str | None = None,
-    system_prompt: str | None = None,
-) -> dict[str, Any]:
-    """Say how a run is graded: the prompt, the extraction rule, the grader, the token budget.
+    @classmethod
+    def load(cls, folder: str | Path) -> Report:
+        """Read a report saved by :meth:`save` (or a finished ``run_dir``'s), verified whole.
 
-    ``tr.evaluate`` stores the result as the manifest's ``"evaluation"`` entry.
+        Raises:
+            ArtifactError: the folder is not a complete report, or a file is missing or damaged
+                (named, with what writes it again).
 
-    Args:
-        benchmark: The benchmark object (None for a plain list of problems); its ``describe()``
-            (or ``prompt`` / ``prompt_template`` / ``max_new_tokens`` attributes) name the prompt
-            and the budget. Without them, the question is sent as it is (``"{question}"``) and
-            the scaler sizes the budget (None).
-        answer_kind: The answer kind the answers were extracted with.
-        grader: The grader used (its ``describe()`` names it).
-        think_end: The student format's end-of-thinking delimiter.
-        system_prompt: The student format's system prompt (None: the chat template's default).
-
-    Returns:
-        ``prompt``, ``prompt_template``, ``chat_template``, ``answer_kind``, ``extraction``,
-        ``grader`` and ``max_new_tokens``.
-
-    Example:
-        >>> from tinyreason.evaluation.benchmarks import AIME24
-        >>> from tinyreason.answers import MathGrader
-        >>> s = evaluation_settings(AIME24(), "s1-integer", MathGrader(),
-        ...                         think_end="<|im_start|>answer")
-        >>> s["prompt_template"], s["max_new_tokens"], s["grader"][:23]
-        ('{question}', 32768, 'math-verify equivalence')
-        >>> s["extraction"][:12]
-        's1 (integer)'
-    """
-    from ..answers import describe_extraction, describe_grader
-    from ..interfaces import Describes
-
-    # What a benchmark says about itself is its describe() (tinyreason.interfaces.Describes).
-    described = benchmark.describe() if isinstance(benchmark, Describes) else {}
-    described = described if isinstance(described, Mapping) else {}
-
-    def setting(key: str, default: Any) -> Any:
-        return described.get(key, default)
-
-    # A benchmark that says nothing sends each question as it is.
-    prompt, template = setting("prompt", "plain"), setting("prompt_template", "{question}")
-    system = "the template's default" if system_prompt is None else json.dumps(system_prompt)
-    return {
-        "prompt": prompt,
-        "prompt_template": template,
-        "chat_template": f"in the student's chat template, system prompt: {system}",
-        "answer_kind": answer_kind,
-        "extraction": describe_extraction(answer_kind, think_end),
-        "grader": describe_grader(grader),
-        "max_new_tokens": setting("max_new_tokens", None),
-    }
+        Example:
+            >>> report = Report.load("runs/aime24/report")  # doctest: +SKIP
+        """
+        return report_files.load(cls, folder)
