@@ -42,6 +42,7 @@ def test_the_plurals_users_try_are_all_covered() -> None:
         "chat_formats",
         "benchmarks",
         "backends",
+        "reward_models",
     } == set(PLURALS)
 
 

@@ -64,6 +64,14 @@ class ToyBackend:
         return [[] for _ in prompts]
 
 
+class ToyRewardModel:
+    def score(self, question: str, steps: Sequence[str]) -> list[float]:
+        return [1.0] * len(steps)
+
+    def score_batch(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[list[float]]:
+        return [self.score(question, steps) for question, steps in items]
+
+
 class ToyPlugin:
     """One thing of every kind, as a plugin object with @tr.hookimpl methods."""
 
@@ -95,6 +103,10 @@ class ToyPlugin:
     def register_backends(self, register: Any) -> None:
         register("toy-backend", ToyBackend)
 
+    @tr.hookimpl
+    def register_reward_models(self, register: Any) -> None:
+        register("toy-prm", ToyRewardModel)
+
 
 def _plugin(name: str, kind: str, entries: dict[str, Any]) -> object:
     """A plugin object registering ``entries`` (name -> factory) through ``kind``'s hook."""
@@ -124,6 +136,7 @@ GETTERS = {
     "student": (tr.chat_format, "toy-tags", {}, tr.StudentFormat),
     "benchmark": (tr.benchmark, "toy-bench", {}, tr.Benchmark),
     "backend": (tr.backend, "toy-backend", {}, tr.Backend),
+    "reward_model": (tr.reward_model, "toy-prm", {}, tr.RewardModel),
 }
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import tinyreason as tr
+from tinyreason.interfaces import RewardModel
 from tinyreason.records import AUDIT_COLUMNS, Selection, Stage, TrainedStudent
 
 # -- the plugins -----------------------------------------------------------------------------------
@@ -136,6 +137,16 @@ class TwoPlusTwo:
         return [tr.Problem(f"q{i}", f"What is 2 + 2? ({i})", answer="4") for i in range(3)]
 
 
+class ShorterSteps:
+    """RewardModel: ``score(question, steps)`` (one score per step) and ``score_batch(items)``."""
+
+    def score(self, question: str, steps: Any) -> list[float]:
+        return [1.0 / (1 + len(step)) for step in steps]
+
+    def score_batch(self, items: Any) -> list[list[float]]:
+        return [self.score(question, steps) for question, steps in items]
+
+
 # -- each through its stage ------------------------------------------------------------------------
 
 
@@ -153,6 +164,7 @@ def test_every_plugin_is_its_protocol() -> None:
         (FirstSample(), tr.TestTimeScaler),
         (Exact(), tr.Grader),
         (TwoPlusTwo(), tr.Benchmark),
+        (ShorterSteps(), RewardModel),
     ]
     for plugin, protocol in pairs:
         assert isinstance(plugin, protocol), (plugin, protocol)
@@ -204,6 +216,21 @@ def test_a_backend_scaler_benchmark_and_grader_through_evaluate(tiny: Path) -> N
     assert [round(r["thinking_tokens"]) for r in swept.table()] == [2, 8]
 
 
+def test_a_reward_model_guides_the_verifier_scalers(tiny: Path) -> None:
+    backend = tr.backend("transformers", model=str(tiny), format=Tags(), progress=False)
+    problem = tr.Problem("p", "What is 2 + 2?", answer="4")
+    searches = {
+        "weighted-majority-vote": {"max_new_tokens": 8},
+        "beam-search": {"beam_width": 2, "max_steps": 2, "max_step_tokens": 4},
+        "rebase": {"max_steps": 2, "max_step_tokens": 4},
+    }
+    for name, options in searches.items():
+        scaler = tr.scaler(name, reward_model=ShorterSteps(), n=2, temperature=1.0, **options)
+        [solution] = scaler.solve(backend, [problem], seed=0)
+        assert len(solution.scores) == len(solution.generations) >= 1
+        assert all(0 < score <= 1 for score in solution.scores), name
+
+
 def test_a_trainer_hands_evaluation_a_record(tiny: Path) -> None:
     student = CopyTrainer(tiny, Tags()).train(EchoTeacher().distill(TwoPlusTwo().problems()))
     report = tr.evaluate(
@@ -214,3 +241,22 @@ def test_a_trainer_hands_evaluation_a_record(tiny: Path) -> None:
         progress=False,
     )
     assert len(report.table()) == 1
+
+
+def test_a_backend_and_a_format_teach_through_the_local_provider(tiny: Path) -> None:
+    """The local teacher drives a plugin backend; a system prompt it cannot render is refused."""
+    import asyncio
+
+    from transformers import AutoTokenizer
+
+    from tinyreason.teachers.base import ProviderError, TeacherRequest
+    from tinyreason.teachers.local import LocalProvider
+
+    provider = LocalProvider(Canned(Tags(), AutoTokenizer.from_pretrained(tiny)))
+    reply = asyncio.run(provider.complete(TeacherRequest("p", "What is 2 + 2?", "canned")))
+    assert (reply.answer, reply.thinking_kind, reply.usage.thinking_tokens) == ("4", "raw", 8)
+    # A plugin's format renders its own prompt: the teacher's system prompt has nowhere to go.
+    asking = TeacherRequest("p", "What is 2 + 2?", "canned", system="Answer briefly.")
+    with pytest.raises(ProviderError, match="cannot take a system prompt") as refused:
+        asyncio.run(provider.complete(asking))
+    assert (refused.value.reason, refused.value.retryable) == ("bad_request", False)

@@ -203,3 +203,14 @@ def test_think_format_validation(args: tuple[str, str, str], message: str) -> No
 def test_student_options_are_checked() -> None:
     with pytest.raises(tr.ConfigError, match=r"no option 'system'.*did you mean 'system_prompt'"):
         tr.chat_format("qwen-s1", system="hi")
+
+
+def test_a_protocol_format_without_its_plugin_says_how_to_build_one() -> None:
+    from tinyreason.students.protocol import ProtocolFormat, as_think_format
+
+    bare = ProtocolFormat("tags", "<think>", "</think>")
+    assert bare.natural_end() == "</think>"  # derived from the delimiters alone
+    with pytest.raises(tr.ConfigError, match=r"wraps no plugin format.*as_think_format"):
+        bare.prompt(None, "What is 2 + 2?")
+    with pytest.raises(tr.ConfigError, match="is not a student format"):
+        as_think_format(object())

@@ -41,6 +41,9 @@ def register_benchmarks(register: Register) -> None:
     register("gpqa-diamond", "tinyreason.evaluation.benchmarks:GPQADiamond")
     register("amc23", "tinyreason.evaluation.benchmarks:AMC23")
     register("minerva-math", "tinyreason.evaluation.benchmarks:MinervaMath")
+    # lm-evaluation-harness's tasks: tr.evaluate(model, "lm-eval:TASK") or
+    # tr.benchmark("lm-eval", task="gsm8k"); needs the lm-eval extra only when used.
+    register("lm-eval", "tinyreason.lm_eval.benchmark:LMEvalBenchmark")
 
 
 @hookimpl
@@ -58,6 +61,16 @@ def register_scalers(register: Register) -> None:
     register("budget-forcing", "tinyreason.scaling.budget_forcing:BudgetForcing")
     register("majority-vote", "tinyreason.scaling.voting:MajorityVote")
     register("best-of-n", "tinyreason.scaling.voting:BestOfN")
+    register("token-conditional", "tinyreason.scaling.conditional:TokenConditional")
+    register("step-conditional", "tinyreason.scaling.conditional:StepConditional")
+    register("class-conditional", "tinyreason.scaling.conditional:ClassConditional")
+    register("rejection-sampling", "tinyreason.scaling.rejection:RejectionSampling")
+    # Search with a process reward model (tr.reward_model): docs/scaling.md.
+    register("prm-best-of-n", "tinyreason.scaling.search:PRMBestOfN")
+    register("weighted-majority-vote", "tinyreason.scaling.search:WeightedMajorityVote")
+    register("beam-search", "tinyreason.scaling.search_tree:BeamSearch")
+    register("dvts", "tinyreason.scaling.search_tree:DVTS")
+    register("rebase", "tinyreason.scaling.search_rebase:REBASE")
 
 
 @hookimpl
@@ -65,3 +78,9 @@ def register_backends(register: Register) -> None:
     register("transformers", "tinyreason.scaling.transformers_backend:TransformersBackend")
     register("openai-server", "tinyreason.scaling.openai_backend:OpenAIServerBackend")
     register("vllm", "tinyreason.scaling.vllm_backend:VLLMBackend")
+
+
+@hookimpl
+def register_reward_models(register: Register) -> None:
+    register("qwen-prm", "tinyreason.scaling.reward:QwenPRM")
+    register("math-shepherd", "tinyreason.scaling.reward:MathShepherdPRM")

@@ -12,7 +12,6 @@ today keeps working.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pluggy
 
@@ -22,7 +21,8 @@ hookspec = pluggy.HookspecMarker("tinyreason")
 hookimpl = pluggy.HookimplMarker("tinyreason")
 
 #: ``register(name, factory)``; factory: a callable returning the object, or "module:attr".
-Register = Callable[[str, "Callable[..., Any] | str"], None]
+#: The object may be anything here: the getter checks it against its kind's Protocol.
+Register = Callable[[str, "Callable[..., object] | str"], None]
 
 
 @hookspec
@@ -60,6 +60,11 @@ def register_backends(register: Register) -> None:
     """Register generation backends: objects with ``prompt()`` and ``generate()``."""
 
 
+@hookspec
+def register_reward_models(register: Register) -> None:
+    """Register process reward models: objects with ``score()`` and ``score_batch()``."""
+
+
 #: kind -> hook name, in the order plugins are told about them.
 HOOKS: dict[str, str] = {
     "teacher": "register_teachers",
@@ -69,4 +74,5 @@ HOOKS: dict[str, str] = {
     "student": "register_students",
     "benchmark": "register_benchmarks",
     "backend": "register_backends",
+    "reward_model": "register_reward_models",
 }

@@ -10,7 +10,7 @@ module stays instant.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -28,9 +28,12 @@ __all__ = [
     "GenerationBudget",
     "Grader",
     "HasTokenizer",
+    "RewardModel",
     "Samples",
     "Selector",
+    "SetsAnswerKind",
     "SetsGenerationBudget",
+    "SetsSampling",
     "StudentFormat",
     "Teacher",
     "TestTimeScaler",
@@ -45,7 +48,9 @@ class Teacher(Protocol):
     ``distill`` takes a Dataset (or a list of :class:`~tinyreason.Problem`) and returns a Dataset in
     the s1K schema plus teacher columns (``teacher``, ``teacher_model``, ``thinking_kind``,
     ``finish_reason``, ``usage``, ``cost_usd``, ``error``); one row per problem, failed ones
-    included with their ``error``.
+    included with their ``error``. ``problems`` is whatever a user passes (a Dataset, Problems,
+    row dicts: ``tr.as_problems`` normalises it), and ``options`` are the teacher's own (a cache,
+    a cost cap...): the Protocol promises nothing about either.
 
     Example:
         >>> import tinyreason as tr
@@ -53,7 +58,7 @@ class Teacher(Protocol):
         True
     """
 
-    def distill(self, problems: Any, **options: Any) -> Dataset:
+    def distill(self, problems: object, **options: object) -> Dataset:
         """Solve every problem, returning one trace row per problem."""
         ...
 
@@ -160,6 +165,9 @@ class StudentFormat(Protocol):
     think_start: str
     think_end: str
 
+    # The tokenizer is the backend's own (a transformers tokenizer for the built-in backends): a
+    # format may call whatever that tokenizer offers, so the Protocol leaves its type open.
+
     def prompt(self, tokenizer: Any, question: str) -> str:
         """The chat-template prompt for a question, ending where the model starts thinking."""
         ...
@@ -206,6 +214,41 @@ class Benchmark(Protocol):
         ...
 
 
+@runtime_checkable
+class RewardModel(Protocol):
+    """Scores every step of a partial solution: a process reward model (PRM).
+
+    A *step* is one piece of a solution's text, in order (the search scalers split on blank
+    lines, as s1's step-conditional control and search-and-learn do); its *score* says how likely
+    the solution is still on a correct path after that step: higher is better (the built-in PRMs
+    give a probability in [0, 1]). The search scalers use the scores as weights and rank by them.
+
+    Example:
+        >>> class LongerIsBetter:
+        ...     def score(self, question, steps):
+        ...         return [min(1.0, len(step) / 100) for step in steps]
+        ...
+        ...     def score_batch(self, items):
+        ...         return [self.score(question, steps) for question, steps in items]
+        >>> isinstance(LongerIsBetter(), RewardModel)
+        True
+        >>> LongerIsBetter().score("What is 6*7?", ["6*7 = 42", "So 42."])
+        [0.08, 0.06]
+    """
+
+    def score(self, question: str, steps: Sequence[str]) -> list[float]:
+        """One score per step of ``steps`` (a solution to ``question`` so far), in order."""
+        ...
+
+    def score_batch(self, items: Sequence[tuple[str, Sequence[str]]]) -> list[list[float]]:
+        """:meth:`score` for each ``(question, steps)`` pair, in order.
+
+        A search scores every candidate of a round with one call, so a model-backed PRM can batch
+        them into few forward passes; a simple PRM may loop over :meth:`score`.
+        """
+        ...
+
+
 # -- optional capabilities ----------------------------------------------------------------------
 # A plugin may add these to the required members above; a stage uses one only through an
 # isinstance check against its Protocol here, never by probing for attributes.
@@ -224,7 +267,7 @@ class Describes(Protocol):
         True
     """
 
-    def describe(self) -> Any:
+    def describe(self) -> Mapping[str, object] | str:
         """A description for the manifest (a dict) or the report (a str)."""
         ...
 
@@ -282,6 +325,45 @@ class SetsGenerationBudget(Protocol):
 
     def with_generation_budget(self, max_new_tokens: int | None) -> TestTimeScaler:
         """A copy that generates with ``max_new_tokens`` where it had no budget of its own."""
+        ...
+
+
+@runtime_checkable
+class SetsSampling(Protocol):
+    """Optional on a TestTimeScaler: how many samples it draws per problem, and how hot.
+
+    ``tr.evaluate(..., samples=, temperature=)`` calls it. ``n`` None keeps the scaler's own; a
+    scaler that draws one answer (budget forcing) refuses ``n`` above 1 (evaluate wraps it in
+    majority voting instead).
+
+    Example:
+        >>> import tinyreason as tr
+        >>> tr.scaler("majority-vote", n=8).with_sampling(n=4, temperature=1.0).n
+        4
+    """
+
+    def with_sampling(
+        self, n: int | None = None, temperature: float | None = None
+    ) -> TestTimeScaler:
+        """A copy drawing ``n`` samples at ``temperature`` (None: keep its own)."""
+        ...
+
+
+@runtime_checkable
+class SetsAnswerKind(Protocol):
+    """Optional on a TestTimeScaler: takes a benchmark's answer kind where it was left ``"auto"``.
+
+    So its own answer (and, for voting, how votes are grouped) follows the benchmark's extraction
+    rules; a kind the user set is kept.
+
+    Example:
+        >>> import tinyreason as tr
+        >>> tr.scaler("budget-forcing").with_answer_kind("integer").answer_kind
+        'integer'
+    """
+
+    def with_answer_kind(self, kind: str) -> TestTimeScaler:
+        """A copy extracting answers as ``kind`` where it extracted ``"auto"``."""
         ...
 
 

@@ -1,7 +1,10 @@
 """OpenAIServerBackend over real TCP to the loopback CompletionsServer, against the processor.
 
 The server runs the same model as the TransformersBackend reference, so greedy generations must
-be identical: text, answers, exact thinking and answer tokens, waits and forced ends.
+be identical: text, answers, exact thinking and answer tokens, waits and forced ends. The
+server plays vLLM (token ids back), SGLang (text back) and a server that takes only OpenAI's
+standard fields; the backend probes which at its first call. Real servers nobody here wrote
+(``transformers serve``) are in ``test_real_servers.py``.
 """
 
 from __future__ import annotations
@@ -19,16 +22,20 @@ import openai
 import pytest
 
 import tinyreason as tr
+from tinyreason._async import run_sync
 from tinyreason.scaling import OpenAIServerBackend, TransformersBackend
 from tinyreason.scaling.continuation import CompletionRequest
 from tinyreason.scaling.openai_backend import (
+    ServerCapabilities,
+    ServerCapabilityError,
     ServerConnectionError,
     ServerError,
     ServerResponseError,
     completion_params,
-    run_sync,
 )
+from tinyreason.scaling.server_capabilities import PROBE_USER
 from tinyreason.testing import CompletionsServer
+from tinyreason.testing.loopback import LoopbackServer, Request, Response
 
 from .conftest import chain_table, cycle_table
 
@@ -85,8 +92,6 @@ def test_scripted_models_give_identical_generations(
         "cycle": cycle_table,
     }[script]()
     standard = mode == "standard-fields"
-    if standard and control is not None and control.min_tokens > 1:
-        pytest.skip("min_tokens is a vLLM extra: standard fields cannot hold off a stop")
     model = scripted(table)
     ref = reference(model, tokenizer, fmt)
     prompts = [ref.prompt("What is 6*7?"), ref.prompt("q")]
@@ -95,14 +100,26 @@ def test_scripted_models_give_identical_generations(
         expected = [[dataclasses.replace(g, token_ids=None) for g in gs] for gs in expected]
     # token-ids: vLLM-style, ids come back. text: a server that never returns ids (SGLang,
     # llama.cpp). standard-fields: only OpenAI's fields, so stops are matched on the text, which
-    # this server (like llama.cpp) writes with its special tokens.
+    # this server (like llama.cpp) writes with its special tokens; min_tokens is emulated with
+    # logit_bias (the first tokens with the stops banned, then the rest).
     options = {"return_token_ids": mode == "token-ids", "skip_special_tokens": not standard}
     with serve(model, tokenizer, **options) as server:
         backend = client(server, tokenizer, format=fmt, vllm_extras=not standard)
         got = backend.generate(prompts, control=control, max_new_tokens=48)
     assert got == expected
+    caps = backend.capabilities
+    assert caps is not None and caps.token_ids == (mode == "token-ids")
+    assert (caps.stop_token_ids, caps.min_tokens) == (not standard, not standard)
     if standard:
-        assert all("stop_token_ids" not in r for r in server.requests)
+        assert all(set(r) <= STANDARD_FIELDS for r in server.requests)
+        if control is not None and control.min_tokens > 1:  # min_thinking: held off by bias
+            banned = [r for r in server.requests if "logit_bias" in r]
+            assert banned and all(r["max_tokens"] == control.min_tokens for r in banned)
+
+
+STANDARD_FIELDS = {"model", "prompt", "max_tokens", "temperature", "top_p", "n", "seed", "stop"} | {
+    "logit_bias"
+}
 
 
 def test_the_tiny_model_gives_identical_generations(tiny_lm: Any, tokenizer: Any) -> None:
@@ -133,6 +150,7 @@ def test_what_is_sent(scripted: Any, tokenizer: Any, think_tags: Any) -> None:
     assert rethink["prompt"][len(prompt) :] == tokenizer.encode("56789Wait")
     assert answer["max_tokens"] == 9 and answer["stop_token_ids"] == [ids("<|im_end|>")]
     assert "logit_bias" not in answer and "min_tokens" not in answer  # s1 bans nothing
+    assert think["repeat_penalty"] == 1.0  # not known to be vLLM: llama.cpp's greedy fix
     # "auto": the served max_model_len (GET /models) less the prompt, delimiters and 100.
     auto = 1024 - len(prompt) - len(tokenizer.encode("</think>\nFinal Answer:")) - 100
     assert answer["max_tokens"] == 9
@@ -186,21 +204,27 @@ def test_generate_works_inside_a_running_event_loop(scripted: Any, tokenizer: An
     assert (g.thinking, g.answer_text, g.thinking_tokens) == ("56789Wait56789", "42", 12)
 
 
+@pytest.mark.timeout(120)  # only a guard against a hang: the test decides by events, not time
 def test_an_interrupt_in_a_notebook_cancels_the_round() -> None:
+    # No clock anywhere: on a loaded machine a process may get no CPU for seconds, and a round
+    # that ended by itself (a sleep) or a button that gave up waiting (a timed wait) would make
+    # the outcome a race. The round ends only when cancelled; the button waits for the round.
     started, cancelled = threading.Event(), threading.Event()
 
     async def round_of_requests() -> None:
         started.set()
         try:
-            await asyncio.sleep(30)
+            # A future nobody resolves: only a cancel ends the round.
+            await asyncio.get_running_loop().create_future()
         except asyncio.CancelledError:
             cancelled.set()
             raise
 
     def stop_button() -> None:
         # Jupyter's stop button: KeyboardInterrupt in the main thread while generate() waits.
-        if started.wait(10):
-            _thread.interrupt_main()
+        # The round runs by now, so the main thread is inside run_sync's wait (or starting it).
+        started.wait()
+        _thread.interrupt_main()
 
     async def cell() -> None:
         threading.Thread(target=stop_button, daemon=True).start()
@@ -401,3 +425,101 @@ def test_min_tokens_holds_off_the_stop(scripted: Any, tokenizer: Any) -> None:
             model="tiny", prompt=prompt, max_tokens=8, temperature=0, extra_body={"min_tokens": 7}
         )
         assert (out.choices[0].finish_reason, out.usage.completion_tokens) == ("length", 8)
+
+
+# -- what the server takes: probed once, or given ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "extras", "expected"),
+    [
+        ({}, True, ServerCapabilities()),  # vLLM
+        ({"return_token_ids": False}, True, ServerCapabilities(token_ids=False)),  # SGLang
+    ],
+)
+def test_the_server_is_probed_once(
+    scripted: Any, tokenizer: Any, options: dict, extras: bool, expected: ServerCapabilities
+) -> None:
+    with serve(scripted(chain_table(5)), tokenizer, **options) as server:
+        backend = client(server, tokenizer, vllm_extras=extras)
+        assert backend.capabilities is None and "server" not in backend.describe()
+        prompt = backend.prompt("q")
+        backend.generate([prompt], max_new_tokens=4, control=C(max_thinking=3))
+        probes = len(server.probes)
+        backend.generate([prompt], max_new_tokens=4, control=C(max_thinking=3))
+        assert len(server.probes) == probes <= 6  # once, and cheap
+        assert all(p["user"] == PROBE_USER and p["max_tokens"] <= 2 for p in server.probes)
+    assert backend.capabilities == expected
+    described = backend.describe()["server"]
+    assert isinstance(described, dict) and described["mode"] == expected.mode
+    assert described["text_checks"]["count_mismatches"] == 0
+    if not expected.token_ids:
+        assert described["text_checks"]["replies"] > 0  # every text reply was re-encoded
+
+
+def test_given_capabilities_skip_the_probes(scripted: Any, tokenizer: Any) -> None:
+    with serve(scripted(chain_table(5)), tokenizer) as server:
+        backend = client(server, tokenizer, capabilities=ServerCapabilities.vllm())
+        backend.generate([backend.prompt("q")], max_new_tokens=4, control=C(max_thinking=3))
+        with pytest.raises(tr.ConfigError, match="capabilities"):
+            client(server, tokenizer, capabilities="vllm")
+    assert (len(server.requests), server.probes) == (2, [])  # a round of thinking, the answer
+
+
+def test_a_delimiter_the_server_never_writes_is_a_clear_error(
+    scripted: Any, tokenizer: Any
+) -> None:
+    # llama-server without --special: special tokens never reach the text, and stops are text.
+    with serve(scripted(chain_table(5)), tokenizer, return_token_ids=False) as server:
+        backend, url = client(server, tokenizer, vllm_extras=False), server.base_url
+        control = C(max_thinking=6, waits=1)
+        with pytest.raises(ServerCapabilityError) as err:
+            backend.generate([backend.prompt("q")], max_new_tokens=8, control=control)
+    assert backend.capabilities == ServerCapabilities(
+        extra_fields=False,
+        stop_token_ids=False,
+        min_tokens=False,
+        token_ids=False,
+        special_text=False,
+    )
+    message = str(err.value)
+    assert "'</think>'" in message and "--special" in message and url in message
+    assert server.requests == []  # refused before a token was generated
+    assert isinstance(err.value, ServerError) and isinstance(err.value, tr.TinyReasonError)
+
+
+def test_banned_ids_need_a_server_that_honours_logit_bias(scripted: Any, tokenizer: Any) -> None:
+    caps = ServerCapabilities(logit_bias=False)
+    with serve(scripted(chain_table(5)), tokenizer) as server:
+        backend = client(server, tokenizer, capabilities=caps)
+        control = C(max_thinking=6, ban_delimiters_in_answer=True)
+        with pytest.raises(ServerCapabilityError, match="ban_delimiters_in_answer"):
+            backend.generate([backend.prompt("q")], max_new_tokens=8, control=control)
+
+
+class FastAPIStyle(LoopbackServer):
+    """A server that answers every completion 422 in FastAPI's shape (``detail``)."""
+
+    url_path = "/v1"
+
+    def respond(self, request: Request) -> Response:
+        if request.method == "GET":
+            return Response.json(200, {"object": "list", "data": []})
+        detail = [{"loc": ["body", "prompt"], "msg": "Input should be a valid string"}]
+        return Response.json(422, {"detail": detail})
+
+
+def test_the_servers_error_body_is_surfaced(tokenizer: Any) -> None:
+    with FastAPIStyle() as server:
+        probed = OpenAIServerBackend(server.base_url, "tiny", tokenizer, max_retries=0)
+        with pytest.raises(ServerResponseError) as err:
+            probed.generate([probed.prompt("q")], max_new_tokens=2)
+        assert "body.prompt: Input should be a valid string" in str(err.value)
+        assert err.value.status_code == 422 and "refused every form" in str(err.value)
+        given = OpenAIServerBackend(
+            server.base_url, "tiny", tokenizer, max_retries=0, capabilities=ServerCapabilities()
+        )
+        with pytest.raises(ServerResponseError) as err:
+            given.generate([given.prompt("q")], max_new_tokens=2)
+    assert "HTTP 422 (body.prompt: Input should be a valid string)" in str(err.value)
+    assert "capabilities=None" in str(err.value)

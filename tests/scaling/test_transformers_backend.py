@@ -232,5 +232,8 @@ def test_bad_backend_settings(tiny_lm: Any, tokenizer: Any, tmp_path: Path) -> N
     plain.chat_template = None
     with pytest.raises(tr.DataError, match="chat template"):
         backend(tiny_lm, plain)
-    with pytest.raises(tr.DataError, match="cannot load the model"):
+    with pytest.raises(tr.DataError, match=r"no model folder .*missing"):
         TransformersBackend(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()  # a folder without config.json: transformers' error, named
+    with pytest.raises(tr.DataError, match="cannot load the model"):
+        TransformersBackend(tmp_path / "empty")

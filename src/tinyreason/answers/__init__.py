@@ -31,6 +31,7 @@ from .extract import (
 )
 from .grading import (
     ChoiceGrader,
+    FullTextGrader,
     MathGrader,
     cluster_answers,
     describe_grader,
@@ -46,6 +47,7 @@ __all__ = [
     "CHOICE_LETTERS",
     "EXTRACTIONS",
     "ChoiceGrader",
+    "FullTextGrader",
     "MathGrader",
     "answer_kind_for",
     "cluster_answers",

@@ -36,6 +36,7 @@ from .verify import math_verify_equivalent
 
 __all__ = [
     "ChoiceGrader",
+    "FullTextGrader",
     "MathGrader",
     "cluster_answers",
     "describe_grader",
@@ -338,6 +339,45 @@ class MathGrader:
         return (
             f"math-verify equivalence (tinyreason normaliser, then math-verify, {self.timeout} s "
             "timeout); no answer is wrong; s1 used gpt-4o-mini as judge"
+        )
+
+
+@dataclass(frozen=True)
+class FullTextGrader(MathGrader):
+    r"""Grades a whole response as open-r1 and lighteval do: math-verify finds the answer itself.
+
+    Where :class:`MathGrader` compares the answer tinyreason extracted (s1's rules: the text after
+    the answer delimiter, the last ``oxed{}``, ``Answer:``), this one hands the whole response to
+    math-verify's own extraction (its LaTeX and expression configs, the last match). The two can
+    disagree: a report shows where (``tr.evaluate(..., grader=...)`` with one, the other beside it).
+
+    Args:
+        timeout: Seconds math-verify may spend on one response (must be > 0).
+
+    Example:
+        >>> grader = FullTextGrader(timeout=5.0)
+        >>> grader.grade(r"so the total is $\boxed{\frac{1}{2}}$.", "0.5")
+        True
+        >>> grader.grade("Answer: 7", "8"), grader.grade(None, "8")
+        (False, False)
+    """
+
+    def grade(self, predicted: str | None, reference: str) -> bool:
+        """True when math-verify's answer found in the response equals ``reference``."""
+        if predicted is None or reference is None or not str(predicted).strip():
+            return False
+        return math_verify_equivalent(str(predicted), str(reference), self.timeout, full_text=True)
+
+    def describe(self) -> str:
+        """What decides a grade, for reports.
+
+        Example:
+            >>> FullTextGrader().describe()  # doctest: +ELLIPSIS
+            'math-verify on the whole response (its own extraction, as open-r1 and lighteval)...'
+        """
+        return (
+            "math-verify on the whole response (its own extraction, as open-r1 and lighteval), "
+            f"{self.timeout} s timeout"
         )
 
 

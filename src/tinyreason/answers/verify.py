@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import importlib
 import json
 import logging
 import os
@@ -18,7 +19,8 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from typing import IO, Any, TypeVar
+from types import ModuleType
+from typing import IO, TypeVar
 
 __all__ = ["math_verify_equivalent"]
 
@@ -58,9 +60,11 @@ def parsed(text):
 protocol.write("ready\n")
 protocol.flush()
 for line in sys.stdin:
-    a, b = json.loads(line)
+    a, b, full = json.loads(line)
     try:
-        gold, target = parsed(b), parsed(a)
+        # full: `a` is a whole response, extracted as open-r1 and lighteval do (math-verify's
+        # default LaTeX and expression extraction over the text), not one answer to wrap.
+        gold, target = parsed(b), (parse(a, parsing_timeout=None) if full else parsed(a))
         same = bool(gold and target and verify(gold, target, timeout_seconds=None))
     except BaseException:
         same = False
@@ -89,7 +93,7 @@ class _Worker:
         self._pid = os.getpid()
         self.unavailable = False  # it cannot start here: callers fall back to a thread
 
-    def compare(self, a: str, b: str, timeout: float) -> bool | None:
+    def compare(self, a: str, b: str, timeout: float, full_text: bool = False) -> bool | None:
         """Return math-verify's verdict, or None when it did not answer within ``timeout``."""
         # Comparisons from several threads take turns; the wait is bounded, so nothing hangs.
         if not self._lock.acquire(timeout=_STARTUP_TIMEOUT + 4 * timeout):
@@ -101,7 +105,7 @@ class _Worker:
                 return None
             assert self._proc is not None and self._proc.stdin is not None
             try:
-                self._proc.stdin.write(json.dumps([a, b]) + "\n")
+                self._proc.stdin.write(json.dumps([a, b, full_text]) + "\n")
                 self._proc.stdin.flush()
                 reply = self._replies.get(timeout=timeout)
             except (OSError, ValueError, queue.Empty):
@@ -153,10 +157,10 @@ atexit.register(_WORKER.close)
 
 
 @functools.lru_cache(maxsize=1)
-def _math_verify() -> Any:
+def _math_verify() -> ModuleType | None:
     """Import math_verify in this process (fallback path only), or return None without it."""
     try:
-        import math_verify
+        math_verify = importlib.import_module("math_verify")
     except Exception:  # ImportError, or a broken sympy/antlr install
         return None
     for name in ("math_verify.parser", "math_verify.grader"):
@@ -186,14 +190,14 @@ def _run_with_timeout(func: Callable[[], _T], timeout: float) -> tuple[bool, _T 
         _stuck_threads[:] = [t for t in _stuck_threads if t.is_alive()]
         if len(_stuck_threads) >= _MAX_STUCK_THREADS:
             return False, None
-    outcome: dict[str, Any] = {}
+    value: list[_T] = []  # func's result, once it returns
     done = threading.Event()
 
     def work() -> None:
         try:
-            outcome["value"] = func()
+            value.append(func())
         except BaseException:  # sympy/antlr raise anything, RecursionError included
-            outcome["failed"] = True
+            pass
         finally:
             done.set()
 
@@ -203,35 +207,41 @@ def _run_with_timeout(func: Callable[[], _T], timeout: float) -> tuple[bool, _T 
         with _stuck_lock:
             _stuck_threads.append(thread)
         return False, None
-    if outcome.get("failed"):
+    if not value:  # it raised
         return False, None
-    return True, outcome.get("value")
+    return True, value[0]
 
 
-def _math_verify_in_process(math_verify: Any, a: str, b: str) -> bool:
+def _math_verify_in_process(math_verify: ModuleType, a: str, b: str, full_text: bool) -> bool:
     """Compare with math-verify in this process (what the worker does, for the fallback)."""
 
-    def parsed(text: str) -> list[Any]:
+    def parsed(text: str) -> list[object]:
         for wrapped in (f"\\boxed{{{text}}}", f"${text}$"):
             result = math_verify.parse(wrapped, parsing_timeout=None)
             if result:
                 return list(result)
         return []
 
-    gold, target = parsed(b), parsed(a)
+    target = list(math_verify.parse(a, parsing_timeout=None)) if full_text else parsed(a)
+    gold = parsed(b)
     return bool(gold and target and math_verify.verify(gold, target, timeout_seconds=None))
 
 
-def math_verify_equivalent(a: str, b: str, timeout: float) -> bool:
-    """Return math-verify's verdict on ``a`` against reference ``b``; False on timeout or error."""
+def math_verify_equivalent(a: str, b: str, timeout: float, *, full_text: bool = False) -> bool:
+    """Return math-verify's verdict on ``a`` against reference ``b``; False on timeout or error.
+
+    With ``full_text``, ``a`` is a whole response and math-verify extracts its answer itself (its
+    default LaTeX and expression extraction, as open-r1 and lighteval grade); otherwise ``a`` is
+    one extracted answer.
+    """
     if not _WORKER.unavailable:
-        verdict = _WORKER.compare(a, b, timeout)
+        verdict = _WORKER.compare(a, b, timeout, full_text)
         if verdict is not None or not _WORKER.unavailable:
             return bool(verdict)
     math_verify = _math_verify()
     if math_verify is None:
         return False
     finished, verdict = _run_with_timeout(
-        lambda: _math_verify_in_process(math_verify, a, b), timeout
+        lambda: _math_verify_in_process(math_verify, a, b, full_text), timeout
     )
     return bool(verdict) if finished else False

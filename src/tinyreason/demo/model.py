@@ -11,34 +11,28 @@ from __future__ import annotations
 
 import string
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..testing.tiny import CHAT_TEMPLATE, save_random_model
+from ..testing.tiny import SPECIAL_TOKENS, chatml_tokenizer, save_random_model, tied_config
 from .task import TOKEN_PATTERN
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
 
 __all__ = ["build_student"]
 
-SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>"]
 
-
-def build_tokenizer():
+def build_tokenizer() -> PreTrainedTokenizerFast:
     """A word-level tokenizer for the arithmetic task that round-trips text exactly."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
 
     words = ["user", "assistant", "system"] + [f"{op}{d}" for op in "+-*" for d in range(10)]
     chars = [c for c in string.printable if c not in "\x0b\x0c\r"]
-    vocab = {token: i for i, token in enumerate(SPECIAL_TOKENS + words + chars)}
+    vocab = {token: i for i, token in enumerate([*SPECIAL_TOKENS, *words, *chars])}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="<|endoftext|>"))
     tok.pre_tokenizer = pre_tokenizers.Split(Regex(TOKEN_PATTERN), behavior="isolated")
     tok.decoder = decoders.Fuse()
-    hf = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        eos_token="<|im_end|>",
-        pad_token="<|endoftext|>",
-        additional_special_tokens=["<|im_start|>", "<think>", "</think>"],
-    )
-    hf.chat_template = CHAT_TEMPLATE
-    return hf
+    return chatml_tokenizer(tok)
 
 
 def build_student(
@@ -63,11 +57,10 @@ def build_student(
     """
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
-    folder = Path(path)
-    folder.mkdir(parents=True, exist_ok=True)
     tokenizer = build_tokenizer()
-    config = Qwen3Config(
-        vocab_size=len(tokenizer),
+    config = tied_config(
+        Qwen3Config,
+        tokenizer,
         hidden_size=hidden_size,
         intermediate_size=hidden_size * 4,
         num_hidden_layers=num_layers,
@@ -75,9 +68,5 @@ def build_student(
         num_key_value_heads=num_heads,
         head_dim=hidden_size // num_heads,
         max_position_embeddings=512,
-        tie_word_embeddings=True,
-        bos_token_id=None,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
     )
-    return save_random_model(folder, tokenizer, Qwen3ForCausalLM, config, seed)
+    return save_random_model(Path(path), tokenizer, Qwen3ForCausalLM, config, seed)

@@ -11,9 +11,13 @@ import time
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..evaluation.report import Report
+    from ..records import Selection, TrainedStudent
 
 __all__ = ["DemoConfig", "DemoResult", "run_demo"]
 
@@ -77,17 +81,17 @@ class DemoResult:
     """Where the demo wrote things, and what it measured."""
 
     run_dir: Path
-    selection: Any
-    student: Any
-    budget_report: Any
-    vote_report: Any
+    selection: Selection
+    student: TrainedStudent
+    budget_report: Report
+    vote_report: Report
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def scaling_gain(self) -> float:
         """Accuracy at the largest budget minus at the smallest, in points."""
         table = self.budget_report.table()
-        return table[-1]["accuracy"] - table[0]["accuracy"]
+        return float(table[-1]["accuracy"] - table[0]["accuracy"])
 
     @cached_property
     def checks(self) -> dict[str, bool]:

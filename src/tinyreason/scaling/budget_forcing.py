@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal
 
 from ..errors import ConfigError, DataError
 from ..records import Generation, Problem, Solution, ThinkingControl
@@ -72,7 +72,7 @@ class BudgetForcing(ThinkingControl):
     _control: ThinkingControl = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        problems = []
+        problems: list[str] = []
         try:
             super().__post_init__()
         except ConfigError as err:
@@ -89,7 +89,7 @@ class BudgetForcing(ThinkingControl):
         """The :class:`ThinkingControl` every backend enforces."""
         return self._control
 
-    def with_budget(self, max_thinking: int | str | None) -> BudgetForcing:
+    def with_budget(self, max_thinking: int | Literal["auto"] | None) -> BudgetForcing:
         """Return a copy with another thinking cap (minimums are lowered to fit under it).
 
         Example:
@@ -98,11 +98,47 @@ class BudgetForcing(ThinkingControl):
         """
         import dataclasses
 
-        changes: dict[str, Any] = {"max_thinking": max_thinking}
         if isinstance(max_thinking, int) and not isinstance(max_thinking, bool):
-            changes["min_thinking"] = min(self.min_thinking, max_thinking)
-            changes["wait_below"] = min(self.wait_below, max_thinking)
-        return dataclasses.replace(self, **changes)
+            return dataclasses.replace(
+                self,
+                max_thinking=max_thinking,
+                min_thinking=min(self.min_thinking, max_thinking),
+                wait_below=min(self.wait_below, max_thinking),
+            )
+        return dataclasses.replace(self, max_thinking=max_thinking)
+
+    def with_sampling(
+        self, n: int | None = None, temperature: float | None = None
+    ) -> BudgetForcing:
+        """A copy sampling at ``temperature``; it draws one answer, so ``n`` must be None or 1.
+
+        Example:
+            >>> BudgetForcing().with_sampling(temperature=0.6).temperature
+            0.6
+        """
+        import dataclasses
+
+        if n is not None and n != 1:
+            raise ConfigError(
+                f"budget forcing draws one answer per problem, not n={n}; wrap it in majority "
+                "voting: tr.scaler('majority-vote', n=..., inner=tr.scaler('budget-forcing'))"
+            )
+        if temperature is None or temperature == self.temperature:
+            return self
+        return dataclasses.replace(self, temperature=temperature)
+
+    def with_answer_kind(self, kind: str) -> BudgetForcing:
+        """A copy extracting ``kind`` where it was left ``"auto"`` (a kind set on purpose stays).
+
+        Example:
+            >>> BudgetForcing(answer_kind="math").with_answer_kind("integer").answer_kind
+            'math'
+        """
+        import dataclasses
+
+        if self.answer_kind != "auto" or kind == "auto":
+            return self
+        return dataclasses.replace(self, answer_kind=kind)
 
     def with_generation_budget(self, max_new_tokens: int | None) -> BudgetForcing:
         """A copy with ``max_new_tokens`` set where it was None (a benchmark's budget).
@@ -157,7 +193,7 @@ def extract(generation: Generation, kind: str, think_end: str | None) -> str | N
     return extract_answer(generation.text, kind=kind, think_end=think_end)
 
 
-def check_sampling(temperature: Any, answer_kind: Any) -> list[str]:
+def check_sampling(temperature: object, answer_kind: object) -> list[str]:
     """Problems with a scaler's temperature and answer kind (empty when both are fine)."""
     from ..answers import ANSWER_KINDS
 

@@ -13,11 +13,16 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, DataError
 from ..records import ThinkingControl
 from ..students.formats import ThinkFormat
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+    from ..interfaces import StudentFormat
 
 __all__ = [
     "Delimiters",
@@ -78,7 +83,7 @@ def check_generate_args(
         raise ConfigError(problems)
 
 
-def max_new_tokens_problems(max_new_tokens: Any) -> list[str]:
+def max_new_tokens_problems(max_new_tokens: object) -> list[str]:
     """The problem with a generation budget, if any (the backends' and the scalers' check).
 
     Example:
@@ -94,7 +99,7 @@ def max_new_tokens_problems(max_new_tokens: Any) -> list[str]:
     return []
 
 
-def temperature_problems(temperature: Any) -> list[str]:
+def temperature_problems(temperature: object) -> list[str]:
     """The problem with a sampling temperature, if any (a backend's and a scaler's check).
 
     Example:
@@ -149,7 +154,7 @@ def generation_budget(
     return context_window
 
 
-def model_context_window(config: Any, tokenizer: Any = None) -> int | None:
+def model_context_window(config: object, tokenizer: object = None) -> int | None:
     """A model's context length from its config (``max_position_embeddings``) or tokenizer.
 
     Example:
@@ -168,13 +173,14 @@ def model_context_window(config: Any, tokenizer: Any = None) -> int | None:
 
 
 def resolve_format(
-    format: str | ThinkFormat | None, needed_by: str = "budget forcing", *, model: Any = None
+    format: str | StudentFormat | None, needed_by: str = "budget forcing", *, model: object = None
 ) -> ThinkFormat:
-    """A registered format name or a :class:`ThinkFormat`, checked to have what backends use.
+    """A registered format name or a format, as the :class:`ThinkFormat` backends use.
 
     Args:
-        format: The format or its registered name; None: the one a tinyreason-trained ``model``
-            folder records in its ``tinyreason.json``, else ``"think-tags"``.
+        format: The format (a ThinkFormat, or a plugin's, used through its Protocol) or its
+            registered name; None: the one a tinyreason-trained ``model`` folder records in its
+            ``tinyreason.json``, else ``"think-tags"``.
         needed_by: Who needs it, for the error message.
         model: The backend's model (a folder is looked into when ``format`` is None).
 
@@ -185,19 +191,20 @@ def resolve_format(
         >>> resolve_format("qwen-s1").think_end
         '<|im_start|>answer'
     """
-    if format is None:
+    chosen: object = format
+    if chosen is None:
         from ..students.formats import DEFAULT_BACKEND_FORMAT, saved_format
 
         # A student trained with qwen-s1 but read with think-tags would never stop thinking.
-        format = saved_format(model) or DEFAULT_BACKEND_FORMAT
-    if isinstance(format, str):
+        chosen = saved_format(model) or DEFAULT_BACKEND_FORMAT
+    if isinstance(chosen, str):
         from ..registry import build
 
-        format = build("student", format)
+        chosen = build("student", chosen)
     from ..students.protocol import as_think_format
 
     # A plugin's format is used through its Protocol alone (the rest is derived, as s1 does).
-    return as_think_format(format)
+    return as_think_format(chosen)
 
 
 _NO_TOKENIZER = (
@@ -211,12 +218,12 @@ _LOAD_HINT = (
 
 
 def load_tokenizer(
-    tokenizer: Any,
+    tokenizer: str | Path | PreTrainedTokenizerBase | None,
     source: str | None = None,
     *,
     missing: str = _NO_TOKENIZER,
     hint: str = _LOAD_HINT,
-) -> Any:
+) -> PreTrainedTokenizerBase:
     """A loaded tokenizer, or one loaded from a folder / hub name with ``AutoTokenizer``.
 
     Args:
@@ -311,7 +318,7 @@ _AUTO_LEAD_IN = "Final Answer:"
 def delimiters(
     control: ThinkingControl | None,
     format: ThinkFormat,
-    tokenizer: Any,
+    tokenizer: PreTrainedTokenizerBase,
     extra_stop: Iterable[int] = (),
 ) -> Delimiters:
     """Tokenise a format's delimiters and a control's texts.

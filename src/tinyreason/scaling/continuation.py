@@ -32,7 +32,7 @@ import hashlib
 import random
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from ..errors import ConfigError
 from ..records import Generation, ThinkingControl
@@ -54,8 +54,11 @@ from .engine import (
     EngineError,
 )
 
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
 # The engine interface (.engine) and the argument / format / tokenizer helpers (.common) are
-# re-exported here, where they were first public.
+# re-exported here, where they were first public (and RoundsBackend, now in .rounds, below).
 __all__ = [
     "BAN_BIAS",
     "CompletionEngine",
@@ -64,7 +67,6 @@ __all__ = [
     "Continuation",
     "Delimiters",
     "EngineError",
-    "RoundsBackend",
     "check_generate_args",
     "delimiters",
     "load_tokenizer",
@@ -99,6 +101,66 @@ class _Sample:
     rounds: int = 0
 
 
+class _Generates:
+    """``generate`` as the Backend protocol declares it, written once for the loop and backends.
+
+    :class:`Continuation` runs it; a :class:`~tinyreason.scaling.rounds.RoundsBackend` settles
+    itself and hands it to its Continuation (``_loop``).
+    """
+
+    def generate(
+        self,
+        prompts: Sequence[str],
+        *,
+        n: int = 1,
+        temperature: float = 0.0,
+        max_new_tokens: int | None = None,
+        control: ThinkingControl | None = None,
+        seed: int | None = None,
+        top_p: float = 1.0,
+    ) -> list[list[Generation]]:
+        """Return ``n`` generations per prompt, in prompt order, by s1's loop.
+
+        Every unfinished sample of every prompt advances in the same round. Greedy samples would
+        be identical, so with ``temperature=0`` each prompt is generated once and its
+        :class:`~tinyreason.Generation` repeated ``n`` times. Sampled requests get seeds derived
+        from ``seed``, the prompt, the sample and the round, so a seed reproduces the samples on
+        an engine that honours per-request seeds.
+
+        Args:
+            prompts: Prompts from ``prompt()`` (the text the model continues).
+            n: Samples per prompt.
+            temperature: 0 for greedy decoding; above 0 samples.
+            max_new_tokens: The generation budget (s1's ``max_gen_toks``): the answer's limit,
+                the thinking's when ``max_thinking`` is None, and the base of ``"auto"``. None:
+                the model's context window.
+            control: The thinking control to enforce; None lets the model think freely (the
+                thinking and answer are still split and counted using the format).
+            seed: Seed for sampling; None draws a fresh one.
+            top_p: Nucleus sampling mass (1.0: off).
+
+        Raises:
+            ConfigError: invalid ``n``, ``temperature``, ``max_new_tokens``, ``top_p``,
+                ``control`` or ``seed``, or budgets that leave no room to think.
+            DataError: ``prompts`` is not a sequence of non-empty strings.
+            EngineError: the engine failed (its subclasses, such as a server's errors, say how).
+        """
+        check_generate_args(prompts, n, temperature, max_new_tokens, control, seed, top_p)
+        return self._loop()._rounds(
+            prompts,
+            n,
+            control=control,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            seed=seed,
+        )
+
+    def _loop(self) -> Continuation:
+        """The Continuation that runs the rounds."""
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
 class _Run:
     """The options of one :meth:`Continuation.generate` call."""
@@ -112,7 +174,7 @@ class _Run:
     seed: int
 
 
-class Continuation:
+class Continuation(_Generates):
     """Run s1's budget-forcing loop over a :class:`CompletionEngine`, round by round.
 
     Every backend delegates ``generate`` to this, so the rules live in one place.
@@ -141,7 +203,7 @@ class Continuation:
     def __init__(
         self,
         engine: CompletionEngine,
-        tokenizer: Any,
+        tokenizer: PreTrainedTokenizerBase,
         format: ThinkFormat,
         *,
         extra_stop: Iterable[int] = (),
@@ -175,31 +237,21 @@ class Continuation:
             return (*head, *self._start)
         return tuple(self.tokenizer.encode(prompt, add_special_tokens=False))
 
-    def generate(
+    def _loop(self) -> Continuation:
+        return self
+
+    def _rounds(
         self,
         prompts: Sequence[str],
+        n: int,
         *,
-        n: int = 1,
-        temperature: float = 0.0,
-        max_new_tokens: int | None = None,
-        control: ThinkingControl | None = None,
-        seed: int | None = None,
-        top_p: float = 1.0,
+        control: ThinkingControl | None,
+        max_new_tokens: int | None,
+        temperature: float,
+        top_p: float,
+        seed: int | None,
     ) -> list[list[Generation]]:
-        """Return ``n`` generations per prompt, in prompt order (see the Backend protocol).
-
-        Greedy samples would be identical, so with ``temperature=0`` each prompt is generated
-        once and its :class:`~tinyreason.Generation` repeated ``n`` times. Sampled requests get
-        seeds derived from ``seed``, the prompt, the sample and the round, so a seed reproduces
-        the samples on an engine that honours per-request seeds.
-
-        Raises:
-            ConfigError: invalid ``n``, ``temperature``, ``max_new_tokens``, ``top_p``,
-                ``control`` or ``seed``, or budgets that leave no room to think.
-            DataError: ``prompts`` is not a sequence of non-empty strings.
-            EngineError: the engine failed (its subclasses say how).
-        """
-        check_generate_args(prompts, n, temperature, max_new_tokens, control, seed, top_p)
+        """:meth:`generate`, its arguments checked (the options in :class:`_Run`'s order)."""
         if not prompts:
             return []
         encoded = [self.encode_prompt(p) for p in prompts]
@@ -255,6 +307,7 @@ class Continuation:
         if s.phase == _DONE:
             return None
         banned: tuple[int, ...] = ()
+        prefix: tuple[int, ...]
         min_tokens = 0
         if s.phase == _FREE:
             prefix, stop, max_tokens = (), ids.stop, run.max_new_tokens
@@ -323,13 +376,13 @@ class Continuation:
         budget_left = run.thinking_budget - s.generated
         if stopped and (control.round_budget == "whole" or budget_left > 0):
             body = _strip(new, ids.strip)
-            if s.waits < control.waits:
-                s.waits += 1
-            elif len(s.thinking) + len(body) < control.wait_below:
-                s.extra_waits += 1
-            else:
-                body = None
-            if body is not None:  # ignore this stop: strip it, append the wait, think again
+            waits_left = s.waits < control.waits
+            if waits_left or len(s.thinking) + len(body) < control.wait_below:
+                # Ignore this stop: strip it, append the wait, think again.
+                if waits_left:
+                    s.waits += 1
+                else:
+                    s.extra_waits += 1
                 s.thinking += [*body, *ids.wait]
                 return
         s.thinking += new
@@ -343,7 +396,7 @@ class Continuation:
         s.forced_end = forced
         if forced:
             # s1 adds a newline unless the (uncut) thinking text already ends with one.
-            text = self.tokenizer.decode(s.thinking, skip_special_tokens=True)
+            text = cast(str, self.tokenizer.decode(s.thinking, skip_special_tokens=True))
             newline = () if text.endswith("\n") else ids.newline
             s.end = (*newline, *ids.forced_end)
         else:
@@ -387,8 +440,12 @@ class Continuation:
         return end, max(0, len(body) - start)
 
     def _decode(self, ids: Sequence[int]) -> str:
-        return self.tokenizer.decode(
-            list(ids), skip_special_tokens=False, clean_up_tokenization_spaces=False
+        # One sequence of ids decodes to one str (transformers types decode for batches too).
+        return cast(
+            str,
+            self.tokenizer.decode(
+                list(ids), skip_special_tokens=False, clean_up_tokenization_spaces=False
+            ),
         )
 
     def _text(self, token: int) -> str:
@@ -400,77 +457,15 @@ class Continuation:
 _EMPTY = CompletionResult("", 0, "length", ())
 
 
-class RoundsBackend:
-    """What the built-in backends share: prompts through the format, generation through the loop.
-
-    A subclass sets ``format``, ``tokenizer`` and ``_runner`` (a :class:`Continuation` over its
-    engine). Plugin backends need not inherit from it: the :class:`~tinyreason.Backend` protocol
-    is all a stage uses.
-
-    Example:
-        >>> class EchoBackend(RoundsBackend):  # doctest: +SKIP
-        ...     def __init__(self, engine, tokenizer, fmt):
-        ...         self.format, self.tokenizer = fmt, tokenizer
-        ...         self._runner = Continuation(engine, tokenizer, fmt)
-    """
-
-    format: ThinkFormat
-    tokenizer: Any
-    _runner: Continuation
-
-    def prompt(self, question: str) -> str:
-        """Render ``question`` with the chat template, ending with the format's ``think_start``."""
-        return self.format.prompt(self.tokenizer, question)
-
-    def generate(
-        self,
-        prompts: Sequence[str],
-        *,
-        n: int = 1,
-        temperature: float = 0.0,
-        max_new_tokens: int | None = None,
-        control: ThinkingControl | None = None,
-        seed: int | None = None,
-        top_p: float = 1.0,
-    ) -> list[list[Generation]]:
-        """Return ``n`` generations per prompt, in prompt order, by s1's loop.
-
-        Every unfinished sample of every prompt advances in the same round. Greedy samples would
-        be identical, so with ``temperature=0`` one is generated and repeated ``n`` times; sampled
-        ones get seeds derived from ``seed``.
-
-        Args:
-            prompts: Prompts from :meth:`prompt` (the text the model continues).
-            n: Samples per prompt.
-            temperature: 0 for greedy decoding; above 0 samples.
-            max_new_tokens: The generation budget (s1's ``max_gen_toks``): the answer's limit,
-                the thinking's when ``max_thinking`` is None, and the base of ``"auto"``. None:
-                the model's context window.
-            control: The thinking control to enforce; None lets the model think freely (the
-                thinking and answer are still split and counted using the format).
-            seed: Seed for sampling; None draws a fresh one.
-            top_p: Nucleus sampling mass (1.0: off).
-
-        Raises:
-            ConfigError: invalid arguments, or budgets that leave no room to think.
-            DataError: ``prompts`` is not a list of non-empty strings.
-            EngineError: the engine failed (a server's errors say how).
-        """
-        self._ready()
-        return self._runner.generate(
-            prompts,
-            n=n,
-            temperature=temperature,
-            max_new_tokens=max_new_tokens,
-            control=control,
-            seed=seed,
-            top_p=top_p,
-        )
-
-    def _ready(self) -> None:
-        """Anything to settle before the first generation (a server's context window)."""
-
-
 def _strip(ids: list[int], strip: tuple[int, ...]) -> list[int]:
     """``ids`` without a trailing stop id (s1 removes the stop token's ids from the end)."""
     return ids[:-1] if ids and ids[-1] in strip else list(ids)
+
+
+def __getattr__(name: str) -> type:
+    # RoundsBackend lives in .rounds, which imports this module: resolved on first use.
+    if name == "RoundsBackend":
+        from .rounds import RoundsBackend
+
+        return RoundsBackend
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

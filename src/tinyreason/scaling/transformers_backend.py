@@ -13,18 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, PreTrainedModel
+from transformers import AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerBase
 
 from ..errors import ConfigError, DataError
-from ..students.formats import ThinkFormat
+from ..interfaces import StudentFormat
 from .common import load_tokenizer, model_context_window, resolve_format
-from .continuation import (
-    CompletionRequest,
-    CompletionResult,
-    Continuation,
-    EngineError,
-    RoundsBackend,
-)
+from .engine import CompletionRequest, CompletionResult, EngineError
+from .rounds import RoundsBackend
 
 __all__ = ["TransformersBackend", "TransformersEngine"]
 
@@ -69,8 +64,8 @@ class TransformersBackend(RoundsBackend):
     def __init__(
         self,
         model: str | Path | PreTrainedModel,
-        tokenizer: Any = None,
-        format: str | ThinkFormat | None = None,
+        tokenizer: str | Path | PreTrainedTokenizerBase | None = None,
+        format: str | StudentFormat | None = None,
         device: str | torch.device | None = None,
         dtype: str | torch.dtype | None = None,
         batch_size: int = 16,
@@ -120,20 +115,15 @@ class TransformersBackend(RoundsBackend):
         self.pad_token_id = int(pad)
         self.context_window = model_context_window(self.model.config, self.tokenizer)
         self.engine = TransformersEngine(self.model, self.pad_token_id, batch_size)
-        self._runner = Continuation(
-            self.engine,
-            self.tokenizer,
-            self.format,
-            extra_stop=extra,
-            context_window=self.context_window,
-            progress=progress,
+        self._run_over(
+            self.engine, extra_stop=extra, context_window=self.context_window, progress=progress
         )
 
     def __repr__(self) -> str:
         name = getattr(self.model, "name_or_path", "") or type(self.model).__name__
         return f"TransformersBackend({name!r}, format={self.format.name!r}, device={self.device})"
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, object]:
         """Describe the backend for a run's manifest (JSON-serialisable)."""
         return {
             "backend": "transformers",
@@ -168,6 +158,8 @@ class TransformersEngine:
         'length'
     """
 
+    # Any: a causal LM's generate() comes from GenerationMixin, which transformers' own types do
+    # not put on PreTrainedModel.
     def __init__(self, model: Any, pad_token_id: int, batch_size: int = 16):
         self.model = model
         self.pad_token_id = pad_token_id
@@ -175,7 +167,7 @@ class TransformersEngine:
 
     def complete(self, requests: Sequence[CompletionRequest]) -> list[CompletionResult]:
         """Generate every request; results in the requests' order."""
-        groups: dict[tuple[Any, ...], list[int]] = {}
+        groups: dict[tuple[object, ...], list[int]] = {}
         for i, r in enumerate(requests):
             key = (r.max_tokens, r.min_tokens, r.stop_token_ids, r.banned_token_ids)
             groups.setdefault((*key, r.temperature, r.top_p), []).append(i)
@@ -201,7 +193,8 @@ class TransformersEngine:
             rows.append(list(r.prompt))
         input_ids, attention_mask = _left_pad(rows, self.pad_token_id, self.model.device)
         stop = list(first.stop_token_ids)
-        options: dict[str, Any] = {"do_sample": False, "temperature": None, "top_p": None}
+        options: dict[str, bool | float | None]
+        options = {"do_sample": False, "temperature": None, "top_p": None}
         if first.temperature > 0:
             options = {"do_sample": True, "temperature": first.temperature, "top_p": first.top_p}
         devices = [self.model.device] if self.model.device.type == "cuda" else []
@@ -262,11 +255,26 @@ def _resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype | str | None:
     return value
 
 
+def _looks_local(source: str) -> bool:
+    """A path, not a hub id (``owner/name``): absolute, relative with ``./``, or deeper."""
+    return (
+        source.startswith(("/", "./", "../", "~", "\\"))
+        or source.count("/") > 1
+        or (len(source) > 1 and source[1] == ":")
+    )
+
+
 def _load_model(source: str, dtype: torch.dtype | str | None) -> PreTrainedModel:
     kwargs = {"dtype": dtype} if dtype is not None else {}
+    if _looks_local(source) and not Path(source).expanduser().exists():
+        raise DataError(
+            f"no model folder {source!r} (relative paths start at {Path.cwd()}); give a folder "
+            "with config.json and weights (model.save_pretrained(folder)), or a hub name such "
+            "as 'Qwen/Qwen2.5-0.5B-Instruct'."
+        )
     try:
         return AutoModelForCausalLM.from_pretrained(source, **kwargs)
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # no weights; a config without model_type
         raise DataError(
             f"cannot load the model {source!r}: {exc}. Give a local folder with config.json and "
             "weights, or a hub name (with HF_HUB_OFFLINE=1 it must already be in the cache)."

@@ -19,26 +19,26 @@ id ... out of vocabulary").
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import importlib
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from ..students.formats import ThinkFormat
+from ..interfaces import StudentFormat
 from .common import resolve_format
-from .continuation import (
-    BAN_BIAS,
-    CompletionRequest,
-    CompletionResult,
-    Continuation,
-    EngineError,
-    RoundsBackend,
-)
+from .engine import BAN_BIAS, CompletionRequest, CompletionResult, EngineError
+from .rounds import RoundsBackend
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+    from vllm import LLM
 
 __all__ = ["VLLMBackend", "VLLMEngine", "prompt_input", "result_from_output", "sampling_kwargs"]
 
 
-def sampling_kwargs(request: CompletionRequest) -> dict[str, Any]:
+def sampling_kwargs(request: CompletionRequest) -> dict[str, object]:
     """The ``vllm.SamplingParams`` keyword arguments for one request (pure Python).
 
     Example:
@@ -113,7 +113,7 @@ class VLLMEngine:
         >>> engine = VLLMEngine(llm, vllm.SamplingParams)  # doctest: +SKIP
     """
 
-    def __init__(self, llm: Any, sampling_params: Any):
+    def __init__(self, llm: LLM, sampling_params: Callable[..., object]):
         self.llm = llm
         self.sampling_params = sampling_params
 
@@ -157,14 +157,14 @@ class VLLMBackend(RoundsBackend):
 
     def __init__(
         self,
-        model: Any,
-        format: str | ThinkFormat | None = None,
-        tokenizer: Any = None,
+        model: str | Path | LLM,
+        format: str | StudentFormat | None = None,
+        tokenizer: str | Path | PreTrainedTokenizerBase | None = None,
         dtype: str = "auto",
         tensor_parallel_size: int = 1,
         seed: int = 0,
         progress: bool | None = None,
-        **engine_kwargs: Any,
+        **engine_kwargs: object,
     ):
         vllm = _import_vllm()
         self.format = resolve_format(format, model=model)
@@ -191,17 +191,15 @@ class VLLMBackend(RoundsBackend):
                 "model must be a model folder, a hub name or a vllm.LLM, got "
                 f"{type(model).__name__}"
             )
-        loaded = tokenizer is not None and not isinstance(tokenizer, (str, Path))
-        self.tokenizer = tokenizer if loaded else self.llm.get_tokenizer()
+        if tokenizer is None or isinstance(tokenizer, (str, Path)):
+            self.tokenizer = self.llm.get_tokenizer()  # the one vLLM loaded
+        else:
+            self.tokenizer = tokenizer
         self.format.chat_prompt(self.tokenizer, "?")  # fail now on a missing chat template
         self.dtype, self.tensor_parallel_size = dtype, tensor_parallel_size
         self._vllm_version = str(getattr(vllm, "__version__", "unknown"))
-        eos = getattr(self.tokenizer, "eos_token_id", None)
-        self._runner = Continuation(
+        self._run_over(
             VLLMEngine(self.llm, vllm.SamplingParams),
-            self.tokenizer,
-            self.format,
-            extra_stop=[eos] if isinstance(eos, int) else [],
             context_window=_max_model_len(self.llm),
             progress=progress,
         )
@@ -209,7 +207,7 @@ class VLLMBackend(RoundsBackend):
     def __repr__(self) -> str:
         return f"VLLMBackend({self.model_name!r}, format={self.format.name!r})"
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, object]:
         """Describe the backend for a run's manifest (JSON-serialisable)."""
         return {
             "backend": "vllm",
@@ -221,16 +219,16 @@ class VLLMBackend(RoundsBackend):
         }
 
 
-def _max_model_len(llm: Any) -> int | None:
+def _max_model_len(llm: object) -> int | None:
     """The engine's context length (``llm.llm_engine.model_config.max_model_len``), if it says."""
     config = getattr(getattr(llm, "llm_engine", None), "model_config", None)
     length = getattr(config, "max_model_len", None)
     return length if isinstance(length, int) and length > 0 else None
 
 
-def _import_vllm() -> Any:
+def _import_vllm() -> ModuleType:
     try:
-        import vllm
+        vllm = importlib.import_module("vllm")
     except ImportError as exc:
         raise ConfigError(
             f"the vllm backend needs vLLM, which cannot be imported ({exc}). Install it on a "
@@ -241,7 +239,7 @@ def _import_vllm() -> Any:
     return vllm
 
 
-def _tokenizer_name(tokenizer: Any) -> str | None:
+def _tokenizer_name(tokenizer: str | Path | PreTrainedTokenizerBase | None) -> str | None:
     if tokenizer is None:
         return None
     if isinstance(tokenizer, (str, Path)):

@@ -10,7 +10,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 from ..answers import vote
 from ..errors import ConfigError
@@ -30,7 +30,12 @@ if TYPE_CHECKING:
 __all__ = ["BestOfN", "MajorityVote"]
 
 
-def _check_common(n: Any, temperature: Any, inner: Any, max_new_tokens: Any, kind: Any) -> None:
+_S = TypeVar("_S", bound="_OverSamples")
+
+
+def _check_common(
+    n: object, temperature: object, inner: object, max_new_tokens: object, kind: object
+) -> None:
     problems = []
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         problems.append(f"n must be a whole number >= 1, got {n!r}")
@@ -79,12 +84,32 @@ class _OverSamples:
         """The control every sample follows (the inner budget forcing's), or None."""
         return self.inner.control if self.inner is not None else None
 
-    def with_budget(self, max_thinking: int | None) -> Any:
+    def with_budget(self: _S, max_thinking: int | None) -> _S:
         """A copy whose samples are budget-forced at ``max_thinking`` (s1's default otherwise)."""
         inner = self.inner if self.inner is not None else BudgetForcing()
         return dataclasses.replace(self, inner=inner.with_budget(max_thinking))  # type: ignore[type-var]
 
-    def with_generation_budget(self, max_new_tokens: int | None) -> Any:
+    def with_sampling(self: _S, n: int | None = None, temperature: float | None = None) -> _S:
+        """A copy drawing ``n`` samples at ``temperature`` (None: keep its own)."""
+        changes: dict[str, object] = {}
+        if n is not None and n != self.n:  # type: ignore[attr-defined]
+            changes["n"] = n
+        if temperature is not None and temperature != self.temperature:  # type: ignore[attr-defined]
+            changes["temperature"] = temperature
+        return dataclasses.replace(self, **changes) if changes else self  # type: ignore[type-var]
+
+    def with_answer_kind(self: _S, kind: str) -> _S:
+        """A copy (and its inner budget forcing) extracting ``kind`` where it was ``"auto"``."""
+        changes: dict[str, object] = {}
+        if self.answer_kind == "auto" and kind != "auto":  # type: ignore[attr-defined]
+            changes["answer_kind"] = kind
+        if self.inner is not None:
+            inner = self.inner.with_answer_kind(kind)
+            if inner is not self.inner:
+                changes["inner"] = inner
+        return dataclasses.replace(self, **changes) if changes else self  # type: ignore[type-var]
+
+    def with_generation_budget(self: _S, max_new_tokens: int | None) -> _S:
         """A copy that generates with ``max_new_tokens`` where it had no budget of its own."""
         if max_new_tokens is None:
             return self

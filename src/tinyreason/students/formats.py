@@ -15,6 +15,7 @@ Built-in formats:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,9 +106,10 @@ class ThinkFormat:
                 "Use an instruct/chat model, or set tokenizer.chat_template (see "
                 "tinyreason.testing.chat_template for one that works with every format)."
             )
-        return tokenizer.apply_chat_template(
+        prompt: str = tokenizer.apply_chat_template(
             self.messages(question), tokenize=False, add_generation_prompt=True
         )
+        return prompt
 
     def prompt(self, tokenizer: Any, question: str) -> str:
         """The generation prompt: the chat prompt plus ``think_start``; thinking follows."""
@@ -277,7 +279,7 @@ def think_tags(
 DEFAULT_BACKEND_FORMAT = "think-tags"
 
 
-def saved_format(model: Any) -> ThinkFormat | None:
+def saved_format(model: object) -> ThinkFormat | None:
     """The format a tinyreason-trained model folder was trained with (its ``tinyreason.json``).
 
     Args:
@@ -298,13 +300,22 @@ def saved_format(model: Any) -> ThinkFormat | None:
     manifest = Path(model) / "tinyreason.json"
     if not manifest.is_file():
         return None
-    recorded = json.loads(manifest.read_text())["format"]
-    if "plugin" in recorded:
-        return _plugin_format(recorded)
-    return ThinkFormat(**recorded)
+    try:
+        recorded = json.loads(manifest.read_text(encoding="utf-8"))["format"]
+        if "plugin" in recorded:
+            return _plugin_format(recorded)
+        return ThinkFormat(**recorded)
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        from ..errors import ArtifactError
+
+        raise ArtifactError(
+            manifest,
+            f"the student's record is damaged ({type(exc).__name__}: {exc})",
+            "train it again, or pass format= to load the model with a format of your choice",
+        ) from None
 
 
-def _plugin_format(recorded: dict[str, Any]) -> ThinkFormat:
+def _plugin_format(recorded: Mapping[str, Any]) -> ThinkFormat:
     """A plugin's recorded format: rebuilt by name when registered, else its delimiters."""
     from ..errors import TinyReasonError
     from ..registry import build

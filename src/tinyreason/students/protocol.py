@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import ConfigError
+from ..interfaces import StudentFormat
 from .formats import ThinkFormat
 
 __all__ = ["ProtocolFormat", "as_think_format"]
@@ -47,11 +48,25 @@ class ProtocolFormat(ThinkFormat):
         '</think>'
     """
 
-    plugin: Any = field(default=None, compare=False, repr=False)
+    plugin: StudentFormat | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def _wrapped(self) -> StudentFormat:
+        """The plugin's format.
+
+        Raises:
+            ConfigError: this ProtocolFormat wraps none (build one with :func:`as_think_format`).
+        """
+        if self.plugin is None:
+            raise ConfigError(
+                f"ProtocolFormat {self.name!r} wraps no plugin format; build it with "
+                "as_think_format(fmt)."
+            )
+        return self.plugin
 
     def prompt(self, tokenizer: Any, question: str) -> str:
         """The plugin's prompt (it ends with ``think_start``)."""
-        return str(self.plugin.prompt(tokenizer, question))
+        return str(self._wrapped.prompt(tokenizer, question))
 
     def chat_prompt(self, tokenizer: Any, question: str) -> str:
         """The plugin's prompt without its trailing ``think_start`` (where a completion starts)."""
@@ -60,17 +75,17 @@ class ProtocolFormat(ThinkFormat):
 
     def completion(self, thinking: str, answer: str, tokenizer: Any) -> str:
         """The plugin's trained text."""
-        return str(self.plugin.completion(thinking, answer, tokenizer))
+        return str(self._wrapped.completion(thinking, answer, tokenizer))
 
     def parse(self, text: str, end_of_turn: str | None = None) -> tuple[str, str]:
         """The plugin's split, of the text before the end of turn."""
         if end_of_turn and end_of_turn in text:
             text = text[: text.index(end_of_turn)]
-        thinking, answer = self.plugin.parse(text)
+        thinking, answer = self._wrapped.parse(text)
         return str(thinking), str(answer)
 
 
-def as_think_format(fmt: Any) -> ThinkFormat:
+def as_think_format(fmt: object) -> ThinkFormat:
     """``fmt`` itself when it is a ThinkFormat, else a :class:`ProtocolFormat` over it.
 
     Raises:
@@ -78,8 +93,6 @@ def as_think_format(fmt: Any) -> ThinkFormat:
     """
     if isinstance(fmt, ThinkFormat):
         return fmt
-    from ..interfaces import StudentFormat
-
     if not isinstance(fmt, StudentFormat):
         raise ConfigError(
             f"{type(fmt).__name__} is not a student format: it needs name, think_start, "
