@@ -7,8 +7,12 @@ Run: ``.venv/bin/python -m pytest`` (add ``-m "not slow"`` to skip the pip-insta
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +29,37 @@ def _fresh_plugins() -> Iterator[None]:
         yield
     finally:
         registry.reset()
+
+
+@pytest.fixture
+def network_attempts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Refuse, and record, every name lookup and connection, and record this thread's sleeps.
+
+    Tests that something "fails fast offline" assert that this list stays empty: a lookup, a
+    connection or a retry's back-off sleep is what made it slow, and unlike a stopwatch the list
+    does not depend on how busy the machine is.
+    """
+    attempts: list[str] = []
+    test_thread = threading.get_ident()
+    real_sleep = time.sleep
+
+    def refuse(what: str) -> Callable[..., Any]:
+        def refused(*args: Any, **kwargs: Any) -> Any:
+            attempts.append(f"{what}{args!r}")
+            raise OSError(f"{what} refused: this test must not touch the network")
+
+        return refused
+
+    def sleep(seconds: float) -> None:
+        if threading.get_ident() == test_thread:  # other tests' server threads may sleep
+            attempts.append(f"sleep({seconds!r})")
+        real_sleep(seconds)
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse("getaddrinfo"))
+    monkeypatch.setattr(socket.socket, "connect", refuse("connect"))
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse("connect_ex"))
+    monkeypatch.setattr(time, "sleep", sleep)
+    return attempts
 
 
 @pytest.fixture

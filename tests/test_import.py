@@ -1,4 +1,8 @@
-"""``import tinyreason`` is fast and pulls in no heavy library (checked in fresh interpreters)."""
+"""``import tinyreason`` is light: it pulls in no heavy library (checked in fresh interpreters).
+
+What keeps the import fast (about 0.2 s) is what it loads, which these tests check exactly; the
+time itself depends on the machine's load and is measured by ``benchmarks/import_time.py``.
+"""
 
 from __future__ import annotations
 
@@ -21,10 +25,10 @@ HEAVY = (
 )
 
 _SCRIPT = """
-import json, sys, time
-start = time.perf_counter()
+import json, sys
+before = set(sys.modules)
 import tinyreason as tr
-seconds = time.perf_counter() - start
+packages = {{m.partition(".")[0] for m in set(sys.modules) - before}}
 heavy = {heavy!r}
 loaded = {{"import": [m for m in heavy if m in sys.modules]}}
 if {use!r}:
@@ -33,7 +37,8 @@ if {use!r}:
     tr.available("teacher")
     tr.chat_format("qwen-s1")
     loaded["use"] = [m for m in heavy if m in sys.modules]
-print(json.dumps({{"seconds": seconds, "loaded": loaded}}))
+third_party = sorted(packages - set(sys.stdlib_module_names))
+print(json.dumps({{"third_party": third_party, "loaded": loaded}}))
 """
 
 
@@ -50,10 +55,14 @@ def _run(use: bool) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def test_import_is_under_one_second() -> None:
-    # The best of three: one slow run on a loaded 2-core machine says nothing about the import.
-    best = min(_run(use=False)["seconds"] for _ in range(3))
-    assert best < 1.0, f"import tinyreason took {best:.2f} s"
+def test_import_loads_only_the_standard_library_and_pluggy() -> None:
+    # Not a stopwatch (a loaded machine makes any import slow): the property that keeps it fast.
+    # Everything else (datasets, SDKs, numpy, yaml...) is imported by the module that needs it.
+    third_party = _run(use=False)["third_party"]
+    assert third_party == ["pluggy", "tinyreason"], (
+        f"import tinyreason loaded {third_party}: import a library inside the function that needs "
+        "it (or, if it is light, time it with benchmarks/import_time.py and list it here)"
+    )
 
 
 def test_import_and_plugin_lookup_load_no_heavy_library() -> None:

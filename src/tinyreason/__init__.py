@@ -21,6 +21,7 @@ import warnings
 from typing import TYPE_CHECKING, Any
 
 from . import registry as _registry
+from ._lazy import lazy_exports
 from .data import (
     as_problems,
     load_problems,
@@ -28,12 +29,21 @@ from .data import (
     to_dataset,
     traces_from_dataset,
 )
-from .errors import ConfigError, DataError, PluginError, TinyReasonError, UnknownPluginError
+from .errors import (
+    ArtifactError,
+    ConfigError,
+    DataError,
+    FolderNotOursError,
+    PluginError,
+    TinyReasonError,
+    UnknownPluginError,
+)
 from .hookspecs import hookimpl
 from .interfaces import (
     Backend,
     Benchmark,
     Grader,
+    RewardModel,
     Selector,
     StudentFormat,
     Teacher,
@@ -45,6 +55,7 @@ from .registry import PluginWarning, available, plugins, register_plugin, unregi
 from .registry import build as _build
 
 if TYPE_CHECKING:
+    from .evaluation.compare import Comparison, compare
     from .evaluation.evaluate import Report, evaluate
     from .selection.base import Selection, select
     from .training.base import TrainedStudent
@@ -52,16 +63,20 @@ if TYPE_CHECKING:
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "ArtifactError",
     "Backend",
     "Benchmark",
+    "Comparison",
     "ConfigError",
     "DataError",
+    "FolderNotOursError",
     "Generation",
     "Grader",
     "PluginError",
     "PluginWarning",
     "Problem",
     "Report",
+    "RewardModel",
     "Selection",
     "Selector",
     "Solution",
@@ -81,12 +96,14 @@ __all__ = [
     "backend",
     "benchmark",
     "chat_format",
+    "compare",
     "evaluate",
     "hookimpl",
     "load_problems",
     "plugins",
     "problems_from_dataset",
     "register_plugin",
+    "reward_model",
     "scaler",
     "select",
     "selector",
@@ -165,6 +182,20 @@ def backend(name: str, /, **options: Any) -> Backend:
     return _build("backend", name, **options)
 
 
+def reward_model(name: str, /, **options: Any) -> RewardModel:
+    """The process reward model registered as ``name`` (``"qwen-prm"``, ``"math-shepherd"``).
+
+    The verifier-guided scalers take one: ``tr.scaler("beam-search", reward_model=...)``.
+
+    Example:
+        >>> import tinyreason as tr
+        >>> sorted(tr.available("reward_model"))
+        ['math-shepherd', 'qwen-prm']
+        >>> prm = tr.reward_model("qwen-prm", trust_remote_code=True)  # doctest: +SKIP
+    """
+    return _build("reward_model", name, **options)
+
+
 _SUBMODULES = {
     "demo",
     "evaluation",
@@ -177,6 +208,8 @@ _SUBMODULES = {
 }
 _LAZY = {
     "evaluate": "tinyreason.evaluation.evaluate",
+    "compare": "tinyreason.evaluation.compare",
+    "Comparison": "tinyreason.evaluation.compare",
     "Report": "tinyreason.evaluation.evaluate",
     "select": "tinyreason.selection.base",
     "Selection": "tinyreason.selection.base",
@@ -184,12 +217,15 @@ _LAZY = {
 }
 
 
+_lazy_attribute, _ = lazy_exports(__name__, _LAZY)
+
+
 def __getattr__(name: str) -> Any:
     # Stages load on first use, so `import tinyreason` stays fast and works without extras.
     if name in _SUBMODULES:
         return importlib.import_module(f"tinyreason.{name}")
     if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
+        return _lazy_attribute(name)
     message = f"module 'tinyreason' has no attribute {name!r}"
     kind = _PLURALS.get(name)
     if kind is not None:
