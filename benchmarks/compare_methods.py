@@ -32,13 +32,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from transformers import Qwen2Config, Qwen2ForCausalLM
+from transformers import Qwen2ForCausalLM
 
 import tinyreason as tr
 from tinyreason.scaling import BudgetForcing, TransformersBackend
 from tinyreason.scaling.conditional import ClassConditional, StepConditional, TokenConditional
 from tinyreason.scaling.rejection import RejectionSampling
-from tinyreason.testing.tiny import tiny_tokenizer
+from tinyreason.testing.tiny import scripted_model, tiny_tokenizer
 
 STEP_TEXTS = ["step one.\n\nstep two:\n\nstep three\n\n\nfour)\n\nfive\n\n"] * 20
 DIGITS = "56789"
@@ -46,36 +46,7 @@ DIGITS = "56789"
 
 def scripted(tokenizer: Any, table: dict[str, dict[str, float]]) -> Qwen2ForCausalLM:
     """A one-layer Qwen2 whose logits after token ``a`` are ``table[a]`` (as the tests build)."""
-    vocab = len(tokenizer)
-    hidden = math.ceil(vocab / 8) * 8
-    config = Qwen2Config(
-        vocab_size=vocab,
-        hidden_size=hidden,
-        intermediate_size=8,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=1024,
-        tie_word_embeddings=False,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=None,
-    )
-    model = Qwen2ForCausalLM(config).eval()
-    ids = tokenizer.convert_tokens_to_ids
-    head = torch.zeros(vocab, hidden)
-    for source, targets in table.items():
-        for target, logit in targets.items():
-            head[ids(target), ids(source)] = logit
-    with torch.no_grad():
-        for param in model.model.layers.parameters():
-            param.zero_()
-        model.model.embed_tokens.weight.copy_(torch.eye(vocab, hidden))
-        model.model.norm.weight.fill_(1 / math.sqrt(hidden))
-        model.lm_head.weight.copy_(head)
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    return model
+    return scripted_model(tokenizer, table)
 
 
 def table(end_chance: float) -> dict[str, dict[str, float]]:

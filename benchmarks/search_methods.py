@@ -24,7 +24,6 @@ Run: ``.venv/bin/python benchmarks/search_methods.py`` (``--step-tokens 64``: a 
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import time
 from typing import Any
@@ -38,7 +37,7 @@ from tinyreason.scaling.reward import QwenPRM
 from tinyreason.scaling.search import PRMBestOfN, WeightedMajorityVote, solution_tokens
 from tinyreason.scaling.search_rebase import REBASE
 from tinyreason.scaling.search_tree import DVTS, BeamSearch
-from tinyreason.testing.tiny import tied_config, tiny_tokenizer
+from tinyreason.testing.tiny import scripted_model, tied_config, tiny_tokenizer
 
 THINK = "56789"
 
@@ -58,39 +57,8 @@ def policy_table() -> dict[str, dict[str, float]]:
 
 def scripted_policy(tokenizer: Any) -> Qwen2ForCausalLM:
     """A Qwen2 model whose next-token logits after token ``a`` are ``policy_table()[a]``."""
-    vocab = len(tokenizer)
-    hidden = math.ceil(vocab / 8) * 8
-    config = Qwen2Config(
-        vocab_size=vocab,
-        hidden_size=hidden,
-        intermediate_size=8,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=1024,
-        tie_word_embeddings=False,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=None,
-    )
-    model = Qwen2ForCausalLM(config).eval()
-    ids = tokenizer.convert_tokens_to_ids
-    head = torch.full((vocab, hidden), 0.0)
-    for source in range(vocab):
-        head[:, source] = -30.0  # anything not in the table is (nearly) never written
-    for source, targets in policy_table().items():
-        head[:, ids(source)] = -30.0
-        for target, logit in targets.items():
-            head[ids(target), ids(source)] = logit
-    with torch.no_grad():
-        for param in model.model.layers.parameters():
-            param.zero_()
-        model.model.embed_tokens.weight.copy_(torch.eye(vocab, hidden))
-        model.model.norm.weight.fill_(1 / math.sqrt(hidden))
-        model.lm_head.weight.copy_(head)
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    return model
+    # Anything not in the table is (nearly) never written.
+    return scripted_model(tokenizer, policy_table(), floor=-30.0)
 
 
 def tiny_prm() -> QwenPRM:

@@ -13,17 +13,17 @@ from text.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen2ForCausalLM
 
 import tinyreason as tr
 from tinyreason.testing import tiny_model
+from tinyreason.testing.tiny import scripted_model
 
 Table = Mapping[str, Mapping[str, float]]
 
@@ -64,40 +64,7 @@ def scripted_lm(tokenizer: Any, table: Table, *, head_dim: int | None = None) ->
     Keys and targets are token strings (``"5"``, ``"</think>"``, ``"Ċ"`` for a newline).
     ``head_dim`` sizes the attention heads (vLLM wants e.g. 128); None: the smallest model.
     """
-    vocab = len(tokenizer)
-    multiple = head_dim or 8
-    hidden = math.ceil(vocab / multiple) * multiple
-    heads = hidden // head_dim if head_dim else 2
-    config = Qwen2Config(
-        vocab_size=vocab,
-        hidden_size=hidden,
-        intermediate_size=multiple,
-        num_hidden_layers=1,
-        num_attention_heads=heads,
-        num_key_value_heads=heads if head_dim else 1,
-        max_position_embeddings=1024,
-        tie_word_embeddings=False,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=None,
-    )
-    model = Qwen2ForCausalLM(config).eval()
-    ids = tokenizer.convert_tokens_to_ids
-    head = torch.zeros(vocab, hidden)
-    for source, targets in table.items():
-        for target, logit in targets.items():
-            assert ids(source) is not None and ids(target) is not None, (source, target)
-            head[ids(target), ids(source)] = logit
-    with torch.no_grad():
-        for param in model.model.layers.parameters():
-            param.zero_()
-        model.model.embed_tokens.weight.copy_(torch.eye(vocab, hidden))
-        # RMSNorm maps a one-hot row to sqrt(hidden) * one-hot; this weight undoes the scale.
-        model.model.norm.weight.fill_(1 / math.sqrt(hidden))
-        model.lm_head.weight.copy_(head)
-    model.generation_config.eos_token_id = tokenizer.eos_token_id
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    return model
+    return scripted_model(tokenizer, table, head_dim=head_dim)
 
 
 THINK_DIGITS = "56789"

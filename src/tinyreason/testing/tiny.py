@@ -20,6 +20,7 @@ __all__ = [
     "CHAT_TEMPLATE",
     "QWEN_PRETOKENIZE_REGEX",
     "SPECIAL_TOKENS",
+    "scripted_model",
     "tiny_model",
     "tiny_tokenizer",
 ]
@@ -209,3 +210,72 @@ def save_random_model(
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def scripted_model(
+    tokenizer: PreTrainedTokenizerFast,
+    table: dict[str, dict[str, float]],
+    *,
+    head_dim: int | None = None,
+    floor: float = 0.0,
+) -> PreTrainedModel:
+    """A one-layer Qwen2 whose next-token logits after token ``a`` are ``table[a]``.
+
+    A real ``Qwen2ForCausalLM`` (real ``generate``, real KV cache) whose attention and MLP are
+    zeroed, whose embedding is the identity, and whose head reads the table: so greedy decoding
+    follows the table exactly, for tests and benchmarks that need known token counts.
+
+    Args:
+        tokenizer: The tokenizer whose tokens the table names (``"5"``, ``"</think>"``...).
+        table: Token -> {next token: logit}.
+        head_dim: Attention head size (vLLM wants e.g. 128); None: the smallest model.
+        floor: The logit of every target a row does not list (0.0: they tie at 0; -30.0:
+            they are never written).
+
+    Example:
+        >>> tok = tiny_tokenizer(["1 2"])
+        >>> model = scripted_model(tok, {"1": {"2": 5.0}})
+        >>> model.config.num_hidden_layers
+        1
+    """
+    import math
+
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    vocab = len(tokenizer)
+    multiple = head_dim or 8
+    hidden = math.ceil(vocab / multiple) * multiple
+    heads = hidden // head_dim if head_dim else 2
+    config = Qwen2Config(
+        vocab_size=vocab,
+        hidden_size=hidden,
+        intermediate_size=multiple,
+        num_hidden_layers=1,
+        num_attention_heads=heads,
+        num_key_value_heads=heads if head_dim else 1,
+        max_position_embeddings=1024,
+        tie_word_embeddings=False,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=None,
+    )
+    model = Qwen2ForCausalLM(config).eval()
+    ids = tokenizer.convert_tokens_to_ids
+    head = torch.zeros(vocab, hidden)
+    head[:, :vocab] = floor  # every token's row starts at the floor
+    for source, targets in table.items():
+        if ids(source) is None or any(ids(t) is None for t in targets):
+            raise ValueError(f"the tokenizer has no token for {source!r} or one of {list(targets)}")
+        for target, logit in targets.items():
+            head[ids(target), ids(source)] = logit
+    with torch.no_grad():
+        for param in model.model.layers.parameters():
+            param.zero_()
+        model.model.embed_tokens.weight.copy_(torch.eye(vocab, hidden))
+        # RMSNorm maps a one-hot row to sqrt(hidden) * one-hot; this weight undoes the scale.
+        model.model.norm.weight.fill_(1 / math.sqrt(hidden))
+        model.lm_head.weight.copy_(head)
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model
